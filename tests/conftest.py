@@ -1,0 +1,111 @@
+"""Shared helpers: put the same atoms into LAMMPS and into an ASE calculator, compare results.
+
+The calculator called directly is the reference.  LAMMPS is driven through its Python module
+with the patched ML-IAP coupling activated once per process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import lammps
+import lammps.mliap
+import numpy as np
+from ase import Atoms
+
+from lammps_mliap_ase import UniversalASEUnifiedMLIAPInterface, lammps_units
+
+
+@dataclass
+class LammpsResult:
+    """Results in ASE units (eV, eV/Angstrom), forces ordered by atom ID."""
+
+    energy: float
+    forces: np.ndarray
+    virial: np.ndarray  # xx yy zz xy xz yz, eV
+    lmp: object
+
+
+def new_lammps(*args: str):
+    """A LAMMPS instance with the ML-IAP Python coupling activated."""
+    lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite", *args])
+    lammps.mliap.activate_mliappy(lmp)
+    return lmp
+
+
+def box_commands(atoms: Atoms, units: str, boundary: str) -> str:
+    """LAMMPS commands for a box equal to the (LAMMPS-style, lower-triangular) ASE cell."""
+    cell = atoms.cell.array * lammps_units(units).length
+    if not np.allclose(cell[np.triu_indices(3, 1)], 0.0):
+        raise ValueError("test cells must be LAMMPS-style: a along x, b in the xy plane")
+    (lx, _, _), (xy, ly, _), (xz, yz, lz) = cell.tolist()
+    if np.allclose([xy, xz, yz], 0.0):
+        region = f"region box block 0 {lx!r} 0 {ly!r} 0 {lz!r} units box"
+    else:
+        region = f"region box prism 0 {lx!r} 0 {ly!r} 0 {lz!r} {xy!r} {xz!r} {yz!r} units box"
+    symbols = sorted(set(atoms.get_chemical_symbols()))
+    masses = "\n".join(f"mass {i + 1} 1.0" for i in range(len(symbols)))
+    return f"""
+units {units}
+atom_style atomic
+atom_modify map array
+boundary {boundary}
+{region}
+create_box {len(symbols)} box
+{masses}
+"""
+
+
+def run_bridge(atoms: Atoms, calculator, units: str = "metal", boundary: str = "p p p",
+               extra: str = "", **interface_kwargs) -> LammpsResult:
+    """Evaluate `atoms` with `calculator` through LAMMPS (run 0) and return ASE-unit results."""
+    conv = lammps_units(units)
+    lmp = new_lammps()
+    lmp.commands_string(box_commands(atoms, units, boundary))
+    symbols = sorted(set(atoms.get_chemical_symbols()))
+    types = [symbols.index(s) + 1 for s in atoms.get_chemical_symbols()]
+    n = len(atoms)
+    x = (atoms.positions * conv.length).ravel().tolist()
+    created = lmp.create_atoms(n, list(range(1, n + 1)), types, x)
+    assert created == n, f"LAMMPS created {created} of {n} atoms"
+    lammps.mliap.load_unified(UniversalASEUnifiedMLIAPInterface(calculator, **interface_kwargs))
+    lmp.commands_string(f"""
+pair_style mliap unified EXISTS 0
+pair_coeff * * {' '.join(symbols)}
+thermo_style custom step pe pxx pyy pzz pxy pxz pyz vol
+{extra}
+run 0
+""")
+    energy = lmp.get_thermo("pe") / conv.energy
+    ids = lmp.numpy.extract_atom("id")[:n]
+    forces = np.empty((n, 3))
+    forces[ids - 1] = lmp.numpy.extract_atom("f")[:n]
+    volume = lmp.get_thermo("vol")
+    nktv2p = lmp.extract_global("nktv2p")
+    pressure = np.array([lmp.get_thermo(k) for k in ("pxx", "pyy", "pzz", "pxy", "pxz", "pyz")])
+    virial = pressure * volume / nktv2p / conv.energy
+    return LammpsResult(energy, forces / conv.force, virial, lmp)
+
+
+def ase_virial(atoms: Atoms) -> np.ndarray:
+    """-V sigma from the calculator's stress, LAMMPS order (xx yy zz xy xz yz), eV."""
+    s = atoms.get_stress(voigt=True)  # xx yy zz yz xz xy
+    return -atoms.get_volume() * s[[0, 1, 2, 5, 4, 3]]
+
+
+def cluster_virial(atoms: Atoms) -> np.ndarray:
+    """sum x (x) F of an isolated cluster, LAMMPS order, eV."""
+    w = atoms.positions.T @ atoms.get_forces()
+    return np.array([w[0, 0], w[1, 1], w[2, 2], w[0, 1], w[0, 2], w[1, 2]])
+
+
+def assert_matches(result: LammpsResult, energy: float, forces: np.ndarray,
+                   virial: np.ndarray | None, *, e_rel=1e-10, f_abs=1e-8, v_rel=1e-10) -> None:
+    """The acceptance tolerances of the exact bridge (float64 calculators)."""
+    assert abs(result.energy - energy) <= e_rel * abs(energy), (result.energy, energy)
+    df = np.abs(result.forces - forces).max()
+    assert df < f_abs, f"max |dF| = {df:.3e} eV/A"
+    if virial is not None:
+        dv = np.abs(result.virial - virial).max()
+        assert dv <= v_rel * np.abs(virial).max(), f"virial differs by {dv:.3e} eV: " \
+            f"{result.virial} vs {virial}"
