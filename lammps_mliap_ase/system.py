@@ -5,11 +5,16 @@ on several ranks, halos of other ranks).  Handing local+ghost atoms to a calcula
 cluster double-counts energy and truncates environments at the shell; handing it the owned atoms
 in the true periodic cell lets the calculator do its own periodicity, which is exact.
 
+Atoms that LAMMPS excludes from every interaction (`neigh_modify exclude group G all`, which
+fix gcmc uses for trial deletions) are left out: for the physics they are not there.
+
 One `ase.Atoms` is kept and updated in place while the composition (length and atomic numbers)
 is unchanged, so calculators that cache on `check_state` can skip work when nothing moved.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from ase import Atoms
@@ -24,37 +29,92 @@ ELEMENT_TYPES: tuple[str, ...] = tuple(chemical_symbols[1:])
 _NUMBERS_BY_ELEMENT = np.arange(1, len(ELEMENT_TYPES) + 1)
 
 
-class PeriodicSystem:
-    """Owned atoms of a single rank as one reusable `ase.Atoms` in the real cell."""
+@dataclass
+class LocalAtoms:
+    """The owned atoms of one rank that take part, in ASE units.
+
+    ``index`` selects them among LAMMPS' owned atoms (a slice when all take part, so that
+    writing forces back stays a view).
+    """
+
+    index: slice | np.ndarray
+    tags: np.ndarray
+    numbers: np.ndarray
+    positions: np.ndarray
+    charges: np.ndarray | None
+    magmoms: np.ndarray | None
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+
+def local_atoms(data, units: LammpsUnits) -> LocalAtoms:
+    """Read this rank's participating owned atoms from the patched `MLIAPDataPy`."""
+    n = data.nlocal
+    index: slice | np.ndarray = slice(0, n)
+    bits = data.exclude_all_bits
+    if bits and n:
+        keep = (data.mask[:n] & bits) == 0
+        if not keep.all():
+            index = np.flatnonzero(keep)
+    elems = data.elems[index]
+    if len(elems) and elems.min() < 0:
+        types = np.unique(data.type[index][elems < 0])
+        raise ElementMappingError(
+            f"atom type(s) {types.tolist()} are mapped to NULL in pair_coeff, but the ASE "
+            "calculator must see every atom; map each type to an element")
+    positions = data.x[index] - data.origin
+    if units.length != 1.0:
+        positions /= units.length
+    charges = data.charges
+    if charges is not None:
+        charges = charges[index] / units.charge
+    magmoms = data.magmoms
+    if magmoms is not None:
+        magmoms = np.array(magmoms[index])
+    return LocalAtoms(index, data.tag[index], _NUMBERS_BY_ELEMENT[elems], positions, charges,
+                      magmoms)
+
+
+class AtomsCache:
+    """One reusable `ase.Atoms`: rebuilt only when the composition changes."""
 
     def __init__(self) -> None:
         self.atoms: Atoms | None = None
 
-    def update(self, data, units: LammpsUnits) -> Atoms:
-        """Refresh positions, cell and pbc from LAMMPS; rebuild only if the composition changed."""
-        n = data.nlocal
-        elems = data.elems[:n]
-        if n and elems.min() < 0:
-            types = np.unique(data.type[:n][elems < 0])
-            raise ElementMappingError(
-                f"atom type(s) {types.tolist()} are mapped to NULL in pair_coeff, but the ASE "
-                "calculator must see every atom; map each type to an element")
-        numbers = _NUMBERS_BY_ELEMENT[elems]
-        positions = data.x[:n] - data.origin
-        cell = data.cell
-        if units.length != 1.0:
-            positions /= units.length
-            cell = cell / units.length
-        pbc = data.pbc
-
+    def update(self, numbers: np.ndarray, positions: np.ndarray, cell: np.ndarray,
+               pbc: np.ndarray, charges: np.ndarray | None = None,
+               magmoms: np.ndarray | None = None, info: dict | None = None) -> Atoms:
+        """Refresh the kept atoms (positions, cell, pbc, charges, moments, info)."""
         atoms = self.atoms
-        if atoms is None or len(atoms) != n or not np.array_equal(atoms.numbers, numbers):
+        if atoms is None or len(atoms) != len(numbers) or not np.array_equal(atoms.numbers,
+                                                                             numbers):
             atoms = Atoms(numbers=numbers, positions=positions, cell=cell, pbc=pbc)
             self.atoms = atoms
-            return atoms
-        atoms.arrays["positions"][:] = positions
-        if not np.array_equal(atoms.cell.array, cell):
-            atoms.cell.array[:] = cell
-        if not np.array_equal(atoms.pbc, pbc):
-            atoms.pbc = pbc
+        else:
+            atoms.arrays["positions"][:] = positions
+            if not np.array_equal(atoms.cell.array, cell):
+                atoms.cell.array[:] = cell
+            if not np.array_equal(atoms.pbc, pbc):
+                atoms.pbc = pbc
+        _set_array(atoms, "initial_charges", charges)
+        _set_array(atoms, "initial_magmoms", magmoms)
+        if info:
+            atoms.info.update(info)
         return atoms
+
+
+def _set_array(atoms: Atoms, name: str, values: np.ndarray | None) -> None:
+    """Set or drop a per-atom array without reallocating when the shape is unchanged."""
+    if values is None:
+        atoms.arrays.pop(name, None)
+    elif name in atoms.arrays and atoms.arrays[name].shape == values.shape:
+        atoms.arrays[name][:] = values
+    else:
+        atoms.set_array(name, np.array(values, dtype=float))
+
+
+def cell_in_angstrom(data, units: LammpsUnits) -> np.ndarray:
+    """The simulation cell (rows a, b, c) in Angstrom."""
+    cell = data.cell
+    return cell / units.length if units.length != 1.0 else np.array(cell)

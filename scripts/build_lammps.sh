@@ -70,9 +70,11 @@ start=$(date +%s)
 mkdir -p "$repo/build"
 buildlog="$repo/build/build.log"
 "$py" -m pip install --no-build-isolation -v "${cfg[@]+"${cfg[@]}"}" "$repo" 2>&1 | tee "$buildlog" \
-    | awk '/^ *\[[0-9]+\/[0-9]+\]/ { split($1, p, /[][\/]/); if (p[2] % 50 == 0 || p[2] == p[3]) print; next }
-           /-- (Applied|Reusing|Extracting|Fetching|Using ccache)|CMake Error|FAILED|error:|Successfully/ { print }
-           { fflush() }' \
+    | awk '/^ *\[[0-9]+\/[0-9]+\]/ { split($1, p, /[][\/]/)
+                                       if (p[2] % 50 == 0 || p[2] == p[3]) { print; fflush() }
+                                       next }
+           /-- (Applied|Reusing|Extracting|Fetching|Using ccache)|CMake Error|FAILED|error:|Successfully/ {
+               print; fflush() }' \
     || { tail -n 40 "$buildlog"; die "the build failed; full log: $buildlog"; }
 echo "$key" >"$stamp"
 log "done in $(( $(date +%s) - start )) s; $("$venv/bin/lmp" -h | sed -n 's/^Large-scale.*- \(.*\)/\1/p' | head -1)"

