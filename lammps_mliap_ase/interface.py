@@ -17,6 +17,7 @@ from lammps.mliap.mliap_unified_abc import MLIAPUnified
 from .errors import (
     CalculatorResultError,
     CalculatorSetupError,
+    ParallelModeError,
     UnpatchedLammpsError,
     UnsupportedUnitsError,
 )
@@ -29,6 +30,7 @@ _ENERGY_ATOM = 2
 _VIRIAL_PER_ATOM = 4 | 8
 # ASE Voigt order (xx yy zz yz xz xy) -> LAMMPS virial order (xx yy zz xy xz yz)
 _ASE_TO_LAMMPS_VOIGT = [0, 1, 2, 5, 4, 3]
+MODES = ("auto", "periodic", "gather", "cluster")
 
 
 class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
@@ -49,11 +51,26 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
         convention of UMA/fairchem and Orb's OMol models).  ``None``: the charge is the rounded
         sum of LAMMPS' per-atom charges when the atom style has them, the spin is
         ``round(|sum of moments|) + 1`` when it has magnetic moments; otherwise not set.
+    mode:
+        Which atoms the calculator sees (docs/modes.md).  ``"auto"``: ``"periodic"`` on one
+        MPI rank, ``"gather"`` on several.  ``"periodic"``: the owned atoms in the real cell
+        (exact; one rank).  ``"gather"``: all ranks' atoms gathered by ID and evaluated once on
+        rank 0 (exact; needs mpi4py).  ``"cluster"``: each rank evaluates its owned + ghost
+        atoms as an open cluster (domain decomposition); exact only with a ghost shell of the
+        model's receptive field (twice that for energy-derived forces), which this class makes
+        LAMMPS build, and it needs per-atom energies (``energies``) for an exact energy.
+    receptive_field:
+        Cluster mode: the distance (Angstrom) beyond which an atom's energy (direct models:
+        its forces) no longer depends on other atoms, e.g. cutoff x message-passing layers.
+    forces_from_energy:
+        Cluster mode: forces are the gradient of the energy (conservative models, EMT, LJ), so
+        the ghost shell must be twice the receptive field.  False for direct-force models.
     """
 
     def __init__(self, calculator, lammps_units: str | None = None,
                  neighbor_cutoff: float = 1.0, charge: int | None = None,
-                 spin: int | None = None) -> None:
+                 spin: int | None = None, mode: str = "auto",
+                 receptive_field: float | None = None, forces_from_energy: bool = True) -> None:
         props = set(getattr(calculator, "implemented_properties", ()))
         missing = {"energy", "forces"} - props
         if missing:
@@ -63,6 +80,23 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
                 f"{sorted(props) or 'nothing'})")
         if neighbor_cutoff <= 0:
             raise ValueError("neighbor_cutoff must be positive")
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+        if mode == "cluster":
+            if receptive_field is None or receptive_field <= 0:
+                raise CalculatorSetupError(
+                    "cluster mode needs receptive_field= (Angstrom): the ghost shell must cover "
+                    "it, or forces near the shell are wrong")
+            if "energies" not in props:
+                raise CalculatorSetupError(
+                    f"cluster mode needs per-atom energies for an exact energy (the sum over "
+                    f"owned atoms), but {type(calculator).__name__} does not implement "
+                    "'energies'; use mode='gather' (exact for any calculator)")
+            shell = receptive_field * (2.0 if forces_from_energy else 1.0)
+            neighbor_cutoff = max(neighbor_cutoff, shell)
+        self.mode = mode
+        self.receptive_field = receptive_field
+        self.forces_from_energy = forces_from_energy
         super().__init__(element_types=list(ELEMENT_TYPES), ndescriptors=1, nparams=1,
                          rcutfac=0.5 * neighbor_cutoff)
         self.calculator = calculator
@@ -74,6 +108,8 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
         self.cache = AtomsCache()
         self._warned: set[str] = set()
         self._last_info: dict | None = None
+        self._calls = 0  # compute_forces calls, to tell a barostat from occasional pressure
+        self._last_virial_call = -2
         if lammps_units is not None:
             self.set_lammps_units(lammps_units)
 
@@ -103,11 +139,18 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
                 "this LAMMPS lacks the lammps-mliap-ase ML-IAP patches (no system state in "
                 "MLIAPDataPy); install LAMMPS with scripts/build_lammps.sh")
         units = self.units or self.set_lammps_units(data.units)
+        self._calls += 1
         if data.vflag & _VIRIAL_PER_ATOM:
             raise CalculatorSetupError(
                 "per-atom virial (compute stress/atom, centroid/stress/atom) is not supported")
-        if data.nprocs == 1:
+        if self.mode == "cluster":
+            self._compute_cluster(data, units)
+        elif data.nprocs == 1:
             self._compute_single(data, units)
+        elif self.mode == "periodic":
+            raise ParallelModeError(
+                f"mode='periodic' evaluates the owned atoms of one rank, but LAMMPS runs on "
+                f"{data.nprocs} ranks: use mode='gather' (exact) or 'cluster'")
         else:
             self._compute_gather(data, units)
 
@@ -160,7 +203,64 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
         data.energy = energy * units.energy if on_root else 0.0
         data.virial = virial * units.energy if (on_root and virial is not None) else np.zeros(6)
 
+    def _compute_cluster(self, data, units: LammpsUnits) -> None:
+        """Owned + ghost atoms as an open cluster; results taken from the owned atoms only."""
+        local = local_atoms(data, units, ghosts=True)
+        n_owned = local.n_owned
+        if n_owned == 0:
+            data.energy = 0.0
+            data.virial = np.zeros(6)
+            return
+        # pbc off: ghosts are the images; the cell only normalises per-atom stresses
+        atoms = self._prepare(data, units, local.numbers, local.positions, local.charges,
+                              local.magmoms, pbc=np.zeros(3, dtype=bool), info=self._info())
+        calc = self.calculator
+        energy, forces = self._energy_forces(atoms)
+        energies = self._energies(atoms, len(local))
+        owned = local.owned_index
+        data.f[owned] += forces[:n_owned] * units.force
+        data.energy = float(energies[:n_owned].sum()) * units.energy
+        if data.eflag & _ENERGY_ATOM:
+            self._write_eatoms(data, owned, energies[:n_owned] * units.energy)
+        if data.vflag:
+            if "stresses" not in getattr(calc, "implemented_properties", ()):
+                data.virial = self._no_virial(
+                    data, f"cluster mode computes the virial from per-atom stresses, but "
+                    f"{type(calc).__name__} does not implement 'stresses' (mode='gather' works)")
+                return
+            stresses = np.asarray(calc.get_property("stresses", atoms))[:n_owned]
+            if stresses.shape[1:] == (3, 3):
+                stresses = stresses[:, [0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]
+            w = -atoms.get_volume() * stresses.sum(axis=0)[_ASE_TO_LAMMPS_VOIGT]
+            data.virial = w * units.energy
+
     # -- evaluation and write-back -------------------------------------------------------------
+
+    def _prepare(self, data, units: LammpsUnits, numbers, positions, charges, magmoms, pbc,
+                 info: dict):
+        """The kept ase.Atoms, refreshed; resets the calculator when charge/spin changed."""
+        atoms = self.cache.update(numbers, positions, cell_in_angstrom(data, units), pbc,
+                                  charges, magmoms, info)
+        if info != self._last_info:
+            # ASE's check_state ignores atoms.info: make the calculator see a new charge/spin
+            if self._last_info is not None and hasattr(self.calculator, "reset"):
+                self.calculator.reset()
+            self._last_info = info
+        return atoms
+
+    def _energy_forces(self, atoms) -> tuple[float, np.ndarray]:
+        """Energy and forces from the calculator, checked for shape and finiteness."""
+        calc = self.calculator
+        n = len(atoms)
+        energy = float(calc.get_property("energy", atoms))
+        forces = np.asarray(calc.get_property("forces", atoms))
+        if forces.shape != (n, 3):
+            raise CalculatorResultError(
+                f"{type(calc).__name__} returned forces of shape {forces.shape}, expected ({n}, 3)")
+        if not np.isfinite(energy) or not np.isfinite(forces).all():
+            raise CalculatorResultError(
+                f"{type(calc).__name__} returned a non-finite energy or force (energy={energy})")
+        return energy, forces
 
     def _evaluate(self, data, units: LammpsUnits, numbers, positions, charges, magmoms):
         """Call the calculator on the whole system; None when it is empty.
@@ -171,25 +271,11 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
         n = len(numbers)
         if n == 0:
             return None
-        info = self._info(charges, magmoms)
-        atoms = self.cache.update(numbers, positions, cell_in_angstrom(data, units), data.pbc,
-                                  charges, magmoms, info)
-        calc = self.calculator
-        if info != self._last_info:
-            # ASE's check_state ignores atoms.info: make the calculator see a new charge/spin
-            if self._last_info is not None and hasattr(calc, "reset"):
-                calc.reset()
-            self._last_info = info
-        energy = float(calc.get_property("energy", atoms))
-        forces = np.asarray(calc.get_property("forces", atoms))
-        if forces.shape != (n, 3):
-            raise CalculatorResultError(
-                f"{type(calc).__name__} returned forces of shape {forces.shape}, expected ({n}, 3)")
-        if not np.isfinite(energy) or not np.isfinite(forces).all():
-            raise CalculatorResultError(
-                f"{type(calc).__name__} returned a non-finite energy or force (energy={energy})")
+        atoms = self._prepare(data, units, numbers, positions, charges, magmoms, data.pbc,
+                              self._info(charges, magmoms))
+        energy, forces = self._energy_forces(atoms)
         energies = self._energies(atoms, n) if data.eflag & _ENERGY_ATOM else None
-        virial = self._virial(atoms, forces) if data.vflag else None
+        virial = self._virial(data, atoms, forces) if data.vflag else None
         return energy, forces, energies, virial
 
     def _write(self, data, units: LammpsUnits, local: LocalAtoms, forces, energies) -> None:
@@ -198,11 +284,16 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
             f = data.f
             f[local.index] += forces * units.force
         if energies is not None:
-            eatom = np.zeros(data.nlocal)
-            eatom[local.index] = energies * units.energy
-            data.eatoms = eatom[data.iatoms[:data.nlistatoms]]
+            self._write_eatoms(data, local.index, energies * units.energy)
 
-    def _info(self, charges, magmoms) -> dict:
+    @staticmethod
+    def _write_eatoms(data, owned, energies) -> None:
+        """Per-atom energies (LAMMPS units) of owned atoms into ML-IAP's neighbor-list order."""
+        eatom = np.zeros(data.nlocal)
+        eatom[owned] = energies
+        data.eatoms = eatom[data.iatoms[:data.nlistatoms]]
+
+    def _info(self, charges=None, magmoms=None) -> dict:
         """Total charge and spin multiplicity for atoms.info (ints, the UMA convention)."""
         info: dict = {}
         charge = self.charge
@@ -231,7 +322,29 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
             raise CalculatorResultError(f"invalid per-atom energies of shape {energies.shape}")
         return energies
 
-    def _virial(self, atoms, forces: np.ndarray) -> np.ndarray:
+    def _no_virial(self, data, why: str) -> np.ndarray:
+        """The virial cannot be computed.
+
+        LAMMPS asks for it in the setup of every run and on thermo steps even when nothing uses
+        the pressure; failing there would make such calculators unusable for NVT.  So: zero in
+        the setup (a barostat then reaches its first step and the error below, instead of
+        LAMMPS' "Non-numeric pressure"), NaN on an isolated later request (thermo prints nan),
+        and an error when it is needed on consecutive steps (barostat, box relaxation).
+        """
+        consecutive = self._last_virial_call == self._calls - 1
+        self._last_virial_call = self._calls
+        if data.setupflag:
+            self._warn_once("virial", f"{why}: LAMMPS' pressure lacks the virial (0 in the "
+                            "setup of a run, nan on later thermo steps)")
+            return np.zeros(6)
+        if consecutive:
+            raise CalculatorSetupError(
+                f"{why}; LAMMPS needs the pressure on consecutive steps (fix npt/nph, "
+                "box/relax, or thermo output of the pressure every step)")
+        self._warn_once("virial", f"{why}: LAMMPS' pressure lacks the virial (nan)")
+        return np.full(6, np.nan)
+
+    def _virial(self, data, atoms, forces: np.ndarray) -> np.ndarray:
         """Global virial W = sum r (x) F in eV, LAMMPS order (xx yy zz xy xz yz).
 
         Periodic or mixed boundaries: W = -V sigma from the calculator's stress (the only
@@ -242,9 +355,9 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
             w = atoms.arrays["positions"].T @ forces
             return np.array([w[0, 0], w[1, 1], w[2, 2], w[0, 1], w[0, 2], w[1, 2]])
         if "stress" not in getattr(self.calculator, "implemented_properties", ()):
-            raise CalculatorSetupError(
-                f"LAMMPS needs the virial (pressure, NPT, box relaxation) of a periodic system, "
-                f"but {type(self.calculator).__name__} does not implement 'stress'")
+            return self._no_virial(
+                data, f"the virial of a periodic system comes from the stress, but "
+                f"{type(self.calculator).__name__} does not implement 'stress'")
         stress = np.asarray(self.calculator.get_property("stress", atoms))
         if stress.shape == (3, 3):
             stress = stress[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]

@@ -31,10 +31,11 @@ _NUMBERS_BY_ELEMENT = np.arange(1, len(ELEMENT_TYPES) + 1)
 
 @dataclass
 class LocalAtoms:
-    """The owned atoms of one rank that take part, in ASE units.
+    """The atoms of one rank that take part, in ASE units: owned ones first, then (cluster
+    mode only) ghosts.
 
-    ``index`` selects them among LAMMPS' owned atoms (a slice when all take part, so that
-    writing forces back stays a view).
+    ``index`` selects them among LAMMPS' atoms (a slice when all take part, so that writing
+    forces back stays a view); ``n_owned`` counts the owned ones among them.
     """
 
     index: slice | np.ndarray
@@ -43,14 +44,23 @@ class LocalAtoms:
     positions: np.ndarray
     charges: np.ndarray | None
     magmoms: np.ndarray | None
+    n_owned: int
 
     def __len__(self) -> int:
         return len(self.numbers)
 
+    @property
+    def owned_index(self) -> slice | np.ndarray:
+        """LAMMPS indices of the participating owned atoms."""
+        if isinstance(self.index, slice):
+            return slice(0, self.n_owned)
+        return self.index[: self.n_owned]
 
-def local_atoms(data, units: LammpsUnits) -> LocalAtoms:
-    """Read this rank's participating owned atoms from the patched `MLIAPDataPy`."""
-    n = data.nlocal
+
+def local_atoms(data, units: LammpsUnits, ghosts: bool = False) -> LocalAtoms:
+    """Read this rank's participating owned (and, with `ghosts`, ghost) atoms from the
+    patched `MLIAPDataPy`."""
+    n = data.nlocal + (data.nghost if ghosts else 0)
     index: slice | np.ndarray = slice(0, n)
     bits = data.exclude_all_bits
     if bits and n:
@@ -72,8 +82,12 @@ def local_atoms(data, units: LammpsUnits) -> LocalAtoms:
     magmoms = data.magmoms
     if magmoms is not None:
         magmoms = np.array(magmoms[index])
+    if isinstance(index, slice):
+        n_owned = data.nlocal
+    else:
+        n_owned = int(np.searchsorted(index, data.nlocal))
     return LocalAtoms(index, data.tag[index], _NUMBERS_BY_ELEMENT[elems], positions, charges,
-                      magmoms)
+                      magmoms, n_owned)
 
 
 class AtomsCache:

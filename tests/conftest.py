@@ -22,7 +22,7 @@ class LammpsResult:
 
     energy: float
     forces: np.ndarray
-    virial: np.ndarray  # xx yy zz xy xz yz, eV
+    virial: np.ndarray | None  # xx yy zz xy xz yz, eV (None: pressure not requested)
     lmp: object
     energies: np.ndarray | None = None  # per-atom energies (compute pe/atom), by atom ID
 
@@ -34,7 +34,8 @@ def new_lammps(*args: str):
     return lmp
 
 
-def box_commands(atoms: Atoms, units: str, boundary: str, atom_style: str = "atomic") -> str:
+def box_commands(atoms: Atoms, units: str, boundary: str, atom_style: str = "atomic",
+                 processors: str = "* * *") -> str:
     """LAMMPS commands for a box equal to the (LAMMPS-style, lower-triangular) ASE cell."""
     cell = atoms.cell.array * lammps_units(units).length
     tiny = 1e-12 * np.abs(cell).max()  # relative: si lengths are ~1e-10
@@ -52,6 +53,7 @@ units {units}
 atom_style {atom_style}
 atom_modify map array
 boundary {boundary}
+processors {processors}
 neighbor {0.5 * lammps_units(units).length!r} bin
 {region}
 create_box {len(symbols)} box
@@ -81,6 +83,7 @@ def set_per_atom(lmp, atoms: Atoms, units: str, atom_style: str) -> None:
 
 def run_bridge(atoms: Atoms, calculator, units: str = "metal", boundary: str = "p p p",
                extra: str = "", atom_style: str = "atomic", per_atom: bool = False,
+               processors: str = "* * *", pressure: bool = True,
                **interface_kwargs) -> LammpsResult:
     """Evaluate `atoms` with `calculator` through LAMMPS (run 0) and return ASE-unit results.
 
@@ -88,7 +91,7 @@ def run_bridge(atoms: Atoms, calculator, units: str = "metal", boundary: str = "
     """
     conv = lammps_units(units)
     lmp = new_lammps()
-    lmp.commands_string(box_commands(atoms, units, boundary, atom_style))
+    lmp.commands_string(box_commands(atoms, units, boundary, atom_style, processors))
     symbols = sorted(set(atoms.get_chemical_symbols()))
     types = [symbols.index(s) + 1 for s in atoms.get_chemical_symbols()]
     n = len(atoms)
@@ -100,17 +103,19 @@ def run_bridge(atoms: Atoms, calculator, units: str = "metal", boundary: str = "
     lmp.commands_string(f"""
 pair_style mliap unified EXISTS 0
 pair_coeff * * {' '.join(symbols)}
-thermo_style custom step pe pxx pyy pzz pxy pxz pyz vol
+thermo_style custom step pe vol {"pxx pyy pzz pxy pxz pyz" if pressure else ""}
 {"compute pea all pe/atom" if per_atom else ""}
 {extra}
 run 0
 """)
     energy = lmp.get_thermo("pe") / conv.energy
     forces = np.array(lmp.gather_atoms("f", 1, 3)).reshape(n, 3)
-    volume = lmp.get_thermo("vol")
-    nktv2p = lmp.extract_global("nktv2p")
-    pressure = np.array([lmp.get_thermo(k) for k in ("pxx", "pyy", "pzz", "pxy", "pxz", "pyz")])
-    virial = pressure * volume / nktv2p / conv.energy
+    virial = None
+    if pressure:
+        volume = lmp.get_thermo("vol")
+        nktv2p = lmp.extract_global("nktv2p")
+        p = np.array([lmp.get_thermo(k) for k in ("pxx", "pyy", "pzz", "pxy", "pxz", "pyz")])
+        virial = p * volume / nktv2p / conv.energy
     energies = None
     if per_atom:
         energies = np.array(lmp.gather("c_pea", 1, 1)) / conv.energy

@@ -115,10 +115,23 @@ def test_type_mapped_to_null_is_refused():
                    "\npair_coeff * * mliap Cu NULL\npair_coeff * * zero")
 
 
-def test_pressure_without_stress_is_refused():
-    with pytest.raises(Exception, match="CalculatorSetupError: LAMMPS needs the virial .* "
-                                        "does not implement 'stress'"):
-        run_bridge(small_cu(), NoStress())
+def test_npt_without_stress_is_refused():
+    with pytest.raises(Exception, match="CalculatorSetupError: the virial of a periodic system "
+                       "comes from the stress, but NoStress does not implement 'stress'; LAMMPS "
+                       "needs the pressure on consecutive steps"):
+        run_bridge(small_cu(), NoStress(), extra="velocity all create 300 1\n"
+                   "fix baro all npt temp 300 300 0.1 iso 0 0 1.0\nrun 3")
+
+
+def test_occasional_pressure_without_stress_warns_once_and_runs():
+    """Setup and thermo steps always ask for the virial: NVT must still run."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = run_bridge(small_cu(), NoStress(), extra="velocity all create 300 1\n"
+                            "fix md all nvt temp 300 300 0.1\nthermo 2\nrun 6")
+    assert result.lmp.get_thermo("step") == 6  # the NVT run completed
+    messages = [str(w.message) for w in caught if "lacks the virial" in str(w.message)]
+    assert len(messages) == 1, messages
 
 
 def test_open_system_needs_no_stress():
