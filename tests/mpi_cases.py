@@ -54,3 +54,10 @@ def lj_cluster():
 
 
 CASES["lj_cluster"] = lj_cluster
+
+
+def periodic_on_two_ranks():
+    return orthogonal(), EMT(), {"mode": "periodic"}
+
+
+CASES["periodic_on_two_ranks"] = periodic_on_two_ranks

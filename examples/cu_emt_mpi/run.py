@@ -1,0 +1,56 @@
+"""EMT Cu on several MPI ranks, exact: the gather mode evaluates the whole system once.
+
+Run:  mpirun -np 2 .venv/bin/python examples/cu_emt_mpi/run.py
+(as root add --allow-run-as-root; on a 2-core machine add --oversubscribe for -np 4)
+
+LAMMPS decomposes the box over the ranks; the bridge gathers the owned atoms of every rank by
+atom ID to rank 0, calls EMT once on the periodic system, and scatters the forces back.  The
+printed energy and pressure are the same for any number of ranks and equal to EMT called
+directly (printed last, by rank 0).
+"""
+
+from __future__ import annotations
+
+import lammps
+import lammps.mliap
+from ase.build import bulk
+from ase.calculators.emt import EMT
+from mpi4py import MPI  # initialise MPI before LAMMPS
+
+from lammps_mliap_ase import UniversalASEUnifiedMLIAPInterface
+
+
+def main() -> None:
+    lmp = lammps.lammps(cmdargs=["-log", "none", "-nocite"])
+    lammps.mliap.activate_mliappy(lmp)
+    lmp.commands_string("""
+units           metal
+atom_style      atomic
+lattice         fcc 3.6
+region          box block 0 4 0 4 0 4
+create_box      1 box
+create_atoms    1 box
+mass            1 63.546
+displace_atoms  all random 0.1 0.1 0.1 8273
+""")
+    lammps.mliap.load_unified(UniversalASEUnifiedMLIAPInterface(EMT()))
+    lmp.commands_string("""
+pair_style      mliap unified EXISTS 0
+pair_coeff      * * Cu
+thermo_style    custom step pe press
+thermo_modify   format float %20.12f
+run             0
+""")
+    energy = lmp.get_thermo("pe")
+    x = lmp.gather_atoms("x", 1, 3)
+    if MPI.COMM_WORLD.Get_rank() == 0:
+        atoms = bulk("Cu", "fcc", a=3.6, cubic=True).repeat((4, 4, 4))
+        atoms.positions[:] = list(zip(x[0::3], x[1::3], x[2::3], strict=True))
+        atoms.calc = EMT()
+        print(f"ranks: {MPI.COMM_WORLD.Get_size()}  LAMMPS pe = {energy:.12f} eV  "
+              f"EMT direct = {atoms.get_potential_energy():.12f} eV")
+    lmp.close()
+
+
+if __name__ == "__main__":
+    main()
