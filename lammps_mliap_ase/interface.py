@@ -14,22 +14,20 @@ import warnings
 import numpy as np
 from lammps.mliap.mliap_unified_abc import MLIAPUnified
 
+from . import results as res
 from .errors import (
-    CalculatorResultError,
     CalculatorSetupError,
     ParallelModeError,
     UnpatchedLammpsError,
     UnsupportedUnitsError,
 )
 from .parallel import ROOT, Gather, communicator
-from .system import ELEMENT_TYPES, AtomsCache, LocalAtoms, cell_in_angstrom, local_atoms
+from .system import ELEMENT_TYPES, AtomsCache, cell_in_angstrom, local_atoms
 from .units import LammpsUnits, lammps_units
 
-# LAMMPS' eflag/vflag bits (src/pair.h: ENERGY_ATOM, VIRIAL_ATOM | VIRIAL_CENTROID)
+# LAMMPS' eflag/vflag bits (src/pair.h)
 _ENERGY_ATOM = 2
-_VIRIAL_PER_ATOM = 4 | 8
-# ASE Voigt order (xx yy zz yz xz xy) -> LAMMPS virial order (xx yy zz xy xz yz)
-_ASE_TO_LAMMPS_VOIGT = [0, 1, 2, 5, 4, 3]
+_VIRIAL_ATOM = 4
 MODES = ("auto", "periodic", "gather", "cluster")
 
 
@@ -140,9 +138,6 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
                 "MLIAPDataPy); install LAMMPS with scripts/build_lammps.sh")
         units = self.units or self.set_lammps_units(data.units)
         self._calls += 1
-        if data.vflag & _VIRIAL_PER_ATOM:
-            raise CalculatorSetupError(
-                "per-atom virial (compute stress/atom, centroid/stress/atom) is not supported")
         if self.mode == "cluster":
             self._compute_cluster(data, units)
         elif data.nprocs == 1:
@@ -161,18 +156,10 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
         local = local_atoms(data, units)
         result = self._evaluate(data, units, local.numbers, local.positions, local.charges,
                                 local.magmoms)
-        if result is None:
-            data.energy = 0.0
-            data.virial = np.zeros(6)
-            return
-        energy, forces, energies, virial = result
-        self._write(data, units, local, forces, energies)
-        data.energy = energy * units.energy
-        if virial is not None:
-            data.virial = virial * units.energy
+        self._write(data, units, local.index, result, owner=True)
 
     def _compute_gather(self, data, units: LammpsUnits) -> None:
-        """N ranks: gather by atom ID, evaluate once on the root, scatter forces back."""
+        """N ranks: gather by atom ID, evaluate once on the root, scatter per-atom results."""
         gather = Gather(communicator(data))
         local, error = None, None
         try:
@@ -189,50 +176,44 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
             except Exception as exc:  # noqa: BLE001 - re-raised on every rank by agree()
                 error = exc
         gather.agree(error)
-        per_atom = bool(data.eflag & _ENERGY_ATOM)
-        empty = gather.comm.bcast(result is None if gather.rank == ROOT else None, root=ROOT)
-        if empty:
-            data.energy = 0.0
-            data.virial = np.zeros(6)
+        if gather.comm.bcast(result is None if gather.rank == ROOT else None, root=ROOT):
+            self._write(data, units, local.index, None, owner=True)
             return
-        energy, forces, energies, virial = result if result is not None else (0.0,) + (None,) * 3
-        local_forces = gather.distribute(forces, 3)
-        local_energies = gather.distribute(energies, 1)[:, 0] if per_atom else None
-        self._write(data, units, local, local_forces, local_energies)
         on_root = gather.rank == ROOT
-        data.energy = energy * units.energy if on_root else 0.0
-        data.virial = virial * units.energy if (on_root and virial is not None) else np.zeros(6)
+        mine = res.Results(result.energy if on_root else 0.0,
+                           gather.distribute(result.forces if on_root else None, 3),
+                           virial=result.virial if on_root else None)
+        if data.eflag & _ENERGY_ATOM:
+            mine.energies = gather.distribute(result.energies if on_root else None, 1)[:, 0]
+        if data.vflag & _VIRIAL_ATOM:
+            mine.atom_virials = gather.distribute(result.atom_virials if on_root else None, 6)
+        self._write(data, units, local.index, mine, owner=on_root)
 
     def _compute_cluster(self, data, units: LammpsUnits) -> None:
         """Owned + ghost atoms as an open cluster; results taken from the owned atoms only."""
         local = local_atoms(data, units, ghosts=True)
-        n_owned = local.n_owned
-        if n_owned == 0:
-            data.energy = 0.0
-            data.virial = np.zeros(6)
+        n = local.n_owned
+        if n == 0:
+            self._write(data, units, local.owned_index, None, owner=True)
             return
         # pbc off: ghosts are the images; the cell only normalises per-atom stresses
         atoms = self._prepare(data, units, local.numbers, local.positions, local.charges,
                               local.magmoms, pbc=np.zeros(3, dtype=bool), info=self._info())
         calc = self.calculator
-        energy, forces = self._energy_forces(atoms)
-        energies = self._energies(atoms, len(local))
-        owned = local.owned_index
-        data.f[owned] += forces[:n_owned] * units.force
-        data.energy = float(energies[:n_owned].sum()) * units.energy
-        if data.eflag & _ENERGY_ATOM:
-            self._write_eatoms(data, owned, energies[:n_owned] * units.energy)
+        full = res.energy_and_forces(calc, atoms)
+        energies = res.per_atom_energies(calc, atoms, "cluster mode sums per-atom energies")
+        mine = res.Results(float(energies[:n].sum()), full.forces[:n], energies[:n])
         if data.vflag:
-            if "stresses" not in getattr(calc, "implemented_properties", ()):
-                data.virial = self._no_virial(
+            if res.implements(calc, "stresses"):
+                atom_virials = res.per_atom_virials(calc, atoms)[:n]
+                mine.virial = atom_virials.sum(axis=0)
+                if data.vflag & _VIRIAL_ATOM:
+                    mine.atom_virials = atom_virials
+            else:
+                mine.virial = self._no_virial(
                     data, f"cluster mode computes the virial from per-atom stresses, but "
                     f"{type(calc).__name__} does not implement 'stresses' (mode='gather' works)")
-                return
-            stresses = np.asarray(calc.get_property("stresses", atoms))[:n_owned]
-            if stresses.shape[1:] == (3, 3):
-                stresses = stresses[:, [0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]
-            w = -atoms.get_volume() * stresses.sum(axis=0)[_ASE_TO_LAMMPS_VOIGT]
-            data.virial = w * units.energy
+        self._write(data, units, local.owned_index, mine, owner=True)
 
     # -- evaluation and write-back -------------------------------------------------------------
 
@@ -248,50 +229,51 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
             self._last_info = info
         return atoms
 
-    def _energy_forces(self, atoms) -> tuple[float, np.ndarray]:
-        """Energy and forces from the calculator, checked for shape and finiteness."""
-        calc = self.calculator
-        n = len(atoms)
-        energy = float(calc.get_property("energy", atoms))
-        forces = np.asarray(calc.get_property("forces", atoms))
-        if forces.shape != (n, 3):
-            raise CalculatorResultError(
-                f"{type(calc).__name__} returned forces of shape {forces.shape}, expected ({n}, 3)")
-        if not np.isfinite(energy) or not np.isfinite(forces).all():
-            raise CalculatorResultError(
-                f"{type(calc).__name__} returned a non-finite energy or force (energy={energy})")
-        return energy, forces
-
-    def _evaluate(self, data, units: LammpsUnits, numbers, positions, charges, magmoms):
-        """Call the calculator on the whole system; None when it is empty.
-
-        Returns energy (eV), forces (eV/A), per-atom energies (eV) or None, virial (eV, LAMMPS
-        order) or None.
-        """
-        n = len(numbers)
-        if n == 0:
+    def _evaluate(self, data, units: LammpsUnits, numbers, positions, charges,
+                  magmoms) -> res.Results | None:
+        """Call the calculator on the whole system (what LAMMPS asked for); None if empty."""
+        if len(numbers) == 0:
             return None
         atoms = self._prepare(data, units, numbers, positions, charges, magmoms, data.pbc,
                               self._info(charges, magmoms))
-        energy, forces = self._energy_forces(atoms)
-        energies = self._energies(atoms, n) if data.eflag & _ENERGY_ATOM else None
-        virial = self._virial(data, atoms, forces) if data.vflag else None
-        return energy, forces, energies, virial
+        calc = self.calculator
+        result = res.energy_and_forces(calc, atoms)
+        if data.eflag & _ENERGY_ATOM:
+            result.energies = res.per_atom_energies(calc, atoms)
+        if data.vflag & _VIRIAL_ATOM:
+            result.atom_virials = res.per_atom_virials(calc, atoms)
+        if data.vflag:
+            if not atoms.pbc.any():
+                result.virial = res.cluster_virial(atoms.arrays["positions"], result.forces)
+            else:
+                result.virial = res.stress_virial(calc, atoms)
+                if result.virial is None:
+                    result.virial = self._no_virial(
+                        data, f"the virial of a periodic system comes from the stress, but "
+                        f"{type(calc).__name__} does not implement 'stress'")
+        return result
 
-    def _write(self, data, units: LammpsUnits, local: LocalAtoms, forces, energies) -> None:
-        """Add forces to the owned atoms; per-atom energies into ML-IAP's list order."""
-        if len(local):
+    def _write(self, data, units: LammpsUnits, owned, result: res.Results | None,
+               owner: bool) -> None:
+        """Write results for the owned atoms `owned`; energy and virial only where `owner`
+        (LAMMPS sums them over ranks).  An empty system writes zeros."""
+        if result is None:
+            data.energy = 0.0
+            data.virial = np.zeros(6)
+            return
+        data.energy = result.energy * units.energy if owner else 0.0
+        data.virial = (result.virial * units.energy
+                       if owner and result.virial is not None else np.zeros(6))
+        if len(result.forces):
             f = data.f
-            f[local.index] += forces * units.force
-        if energies is not None:
-            self._write_eatoms(data, local.index, energies * units.energy)
-
-    @staticmethod
-    def _write_eatoms(data, owned, energies) -> None:
-        """Per-atom energies (LAMMPS units) of owned atoms into ML-IAP's neighbor-list order."""
-        eatom = np.zeros(data.nlocal)
-        eatom[owned] = energies
-        data.eatoms = eatom[data.iatoms[:data.nlistatoms]]
+            f[owned] += result.forces * units.force
+        if result.energies is not None:
+            eatom = np.zeros(data.nlocal)
+            eatom[owned] = result.energies * units.energy
+            data.eatoms = eatom[data.iatoms[:data.nlistatoms]]
+        if result.atom_virials is not None and len(result.atom_virials):
+            vatom = data.vatom
+            vatom[owned] += result.atom_virials * units.energy
 
     def _info(self, charges=None, magmoms=None) -> dict:
         """Total charge and spin multiplicity for atoms.info (ints, the UMA convention)."""
@@ -311,16 +293,6 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
         if spin is not None:
             info["spin"] = spin
         return info
-
-    def _energies(self, atoms, n: int) -> np.ndarray:
-        if "energies" not in getattr(self.calculator, "implemented_properties", ()):
-            raise CalculatorSetupError(
-                f"per-atom energies were requested (compute pe/atom) but "
-                f"{type(self.calculator).__name__} does not implement 'energies'")
-        energies = np.asarray(self.calculator.get_property("energies", atoms))
-        if energies.shape != (n,) or not np.isfinite(energies).all():
-            raise CalculatorResultError(f"invalid per-atom energies of shape {energies.shape}")
-        return energies
 
     def _no_virial(self, data, why: str) -> np.ndarray:
         """The virial cannot be computed.
@@ -343,28 +315,6 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
                 "box/relax, or thermo output of the pressure every step)")
         self._warn_once("virial", f"{why}: LAMMPS' pressure lacks the virial (nan)")
         return np.full(6, np.nan)
-
-    def _virial(self, data, atoms, forces: np.ndarray) -> np.ndarray:
-        """Global virial W = sum r (x) F in eV, LAMMPS order (xx yy zz xy xz yz).
-
-        Periodic or mixed boundaries: W = -V sigma from the calculator's stress (the only
-        definition that is independent of images).  Open boundaries: sum x_i F_i over the
-        isolated cluster, exact when the total force vanishes.
-        """
-        if not atoms.pbc.any():
-            w = atoms.arrays["positions"].T @ forces
-            return np.array([w[0, 0], w[1, 1], w[2, 2], w[0, 1], w[0, 2], w[1, 2]])
-        if "stress" not in getattr(self.calculator, "implemented_properties", ()):
-            return self._no_virial(
-                data, f"the virial of a periodic system comes from the stress, but "
-                f"{type(self.calculator).__name__} does not implement 'stress'")
-        stress = np.asarray(self.calculator.get_property("stress", atoms))
-        if stress.shape == (3, 3):
-            stress = stress[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]
-        if stress.shape != (6,) or not np.isfinite(stress).all():
-            raise CalculatorResultError(
-                f"{type(self.calculator).__name__} returned an invalid stress {stress!r}")
-        return -atoms.get_volume() * stress[_ASE_TO_LAMMPS_VOIGT]
 
     def _warn_once(self, key: str, message: str) -> None:
         if key not in self._warned:

@@ -10,7 +10,8 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
+# the same lammps_mliap_ase as the calling pytest process (the checkout, like `python -m pytest`)
+sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parents[1])]
 
 from mpi4py import MPI  # noqa: E402  (initialise MPI before LAMMPS)
 

@@ -148,10 +148,21 @@ def test_per_atom_energy_without_energies_is_refused():
         run_bridge(small_cu(), NoPerAtomEnergies(), per_atom=True)
 
 
-def test_per_atom_virial_is_refused():
-    with pytest.raises(Exception, match="per-atom virial .* is not supported"):
-        run_bridge(small_cu(), EMT(), extra="compute sa all stress/atom NULL\n"
-                   "compute ssum all reduce sum c_sa[1]\nthermo_style custom step c_ssum")
+STRESS_ATOM = ("compute sa all stress/atom NULL\ncompute ssum all reduce sum c_sa[1]\n"
+               "thermo_style custom step c_ssum")
+
+
+def test_per_atom_virial_without_stresses_is_refused():
+    with pytest.raises(Exception, match=r"CalculatorSetupError: per-atom virials \(compute "
+                       "stress/atom\\) come from per-atom stresses, but EMT does not implement"):
+        run_bridge(small_cu(), EMT(), extra=STRESS_ATOM)
+
+
+def test_centroid_per_atom_virial_is_refused_by_lammps():
+    with pytest.raises(Exception, match="Pair style does not support compute "
+                       "centroid/stress/atom"):
+        run_bridge(small_cu(), EMT(), extra=STRESS_ATOM.replace("stress/atom",
+                                                                "centroid/stress/atom"))
 
 
 def test_non_integer_total_charge_warns_once():

