@@ -51,10 +51,27 @@ def md(long: bool) -> None:
           f"|da| = {abs(a - atoms_a):.1e} A")
     steps, repeat = (10000, 5) if long else (1000, 4)
     t = time.perf_counter()
-    lmp_spread, ase_spread = test_md.nve_energy_spread(steps, repeat)
-    print(f"== NVE {steps} steps, {4 * repeat**3} atoms, 1 fs, 300 K: max|E-E0| LAMMPS+bridge "
-          f"{lmp_spread:.2e} eV, ASE VelocityVerlet {ase_spread:.2e} eV "
-          f"({time.perf_counter() - t:.0f} s)")
+    times, e_lmp, e_ase = test_md.nve_total_energies(steps, repeat)
+    (s_lmp, d_lmp), (s_ase, d_ase) = test_md.drift(times, e_lmp), test_md.drift(times, e_ase)
+    n = 4 * repeat**3
+    print(f"== NVE {steps} steps, {n} atoms, 1 fs, 300 K ({time.perf_counter() - t:.0f} s):\n"
+          f"   LAMMPS+bridge drift {s_lmp:+.2e} +- {d_lmp:.1e} eV/ps, max|E-E0| "
+          f"{np.abs(e_lmp - e_lmp[0]).max():.2e} eV\n"
+          f"   ASE VelocityVerlet drift {s_ase:+.2e} +- {d_ase:.1e} eV/ps, max|E-E0| "
+          f"{np.abs(e_ase - e_ase[0]).max():.2e} eV")
+    lmp = test_md.lammps_cu(atoms_a, 3)
+    lmp.commands_string("velocity all create 300.0 4928459 mom yes rot yes dist gaussian\n"
+                        "timestep 0.002\nfix md all npt temp 300 300 0.2 iso 0.0 0.0 1.0\n"
+                        "thermo_style custom step temp press vol\nrun 1000")
+    volumes = []
+    for _ in range(20):
+        lmp.command("run 50 pre no post no")
+        volumes.append(lmp.get_thermo("vol"))
+    a_npt = np.cbrt(np.mean(volumes) / 27)
+    change = 100 * (a_npt / atoms_a - 1)
+    spread = 100 * np.std(volumes) / np.mean(volumes)
+    print(f"== NPT 300 K, 0 bar, 108 atoms: <a> = {a_npt:.4f} A ({change:+.2f} % vs ASE "
+          f"{atoms_a:.4f} A), volume std {spread:.2f} %")
 
 
 def gcmc() -> None:
@@ -72,6 +89,7 @@ def gcmc() -> None:
 
 
 if __name__ == "__main__":
-    agreement()
-    gcmc()
+    if "--md-only" not in sys.argv:
+        agreement()
+        gcmc()
     md("--long" in sys.argv)

@@ -55,9 +55,9 @@ def test_box_relax_reaches_ase_lattice_constant(ase_lattice_constant):
     assert abs(a - ase_lattice_constant) < 1e-4, (a, ase_lattice_constant)
 
 
-def nve_energy_spread(n_steps: int, repeat: int, seed: int = 7):
-    """Total-energy excursion max|E(t) - E(0)| of LAMMPS (bridge) and of ASE's VelocityVerlet,
-    same atoms, same initial velocities, 1 fs."""
+def nve_total_energies(n_steps: int, repeat: int, seed: int = 7):
+    """Total energy every 10 steps of LAMMPS (bridge, fix nve) and of ASE's VelocityVerlet:
+    same atoms, same initial velocities (300 K), 1 fs.  Returns (times/ps, E_lammps, E_ase)."""
     atoms = bulk("Cu", "fcc", a=3.6, cubic=True).repeat((repeat,) * 3)
     thermalize_momenta(atoms, temperature_K=300, rng=np.random.default_rng(seed))
     Stationary(atoms)
@@ -68,28 +68,37 @@ def nve_energy_spread(n_steps: int, repeat: int, seed: int = 7):
     ids = lmp.numpy.extract_atom("id")[:n] - 1
     lmp.numpy.extract_atom("v")[:n] = velocities[ids] * units.fs * 1000.0  # -> Angstrom/ps
     lmp.commands_string("timestep 0.001\nthermo_style custom step etotal\nthermo 10\n"
-                        "fix nve all nve")
-    lmp_energies = []
+                        "fix nve all nve\nrun 0")
+    lmp_energies = [lmp.get_thermo("etotal")]
     for _ in range(n_steps // 10):
         lmp.command("run 10 pre no post no")
         lmp_energies.append(lmp.get_thermo("etotal"))
 
     atoms.calc = EMT()
-    e0 = atoms.get_total_energy()
     dyn = VelocityVerlet(atoms, timestep=1.0 * units.fs)
-    ase_energies = []
+    ase_energies = [atoms.get_total_energy()]
     for _ in range(n_steps // 10):
         dyn.run(10)
         ase_energies.append(atoms.get_total_energy())
-    lmp_spread = np.abs(np.array(lmp_energies) - e0).max()
-    ase_spread = np.abs(np.array(ase_energies) - e0).max()
-    return lmp_spread, ase_spread
+    times = np.arange(len(ase_energies)) * 0.01
+    return times, np.array(lmp_energies), np.array(ase_energies)
+
+
+def drift(times: np.ndarray, energies: np.ndarray) -> tuple[float, float]:
+    """Least-squares slope of E(t) (eV/ps) and its standard error."""
+    (slope, _), cov = np.polyfit(times, energies, 1, cov=True)
+    return float(slope), float(np.sqrt(cov[0, 0]))
 
 
 def test_nve_energy_conservation_matches_ase():
-    lmp_spread, ase_spread = nve_energy_spread(n_steps=1000, repeat=4)
-    assert lmp_spread < 1e-2  # eV for 256 atoms at 300 K, 1 fs
-    assert lmp_spread <= 1.05 * ase_spread + 1e-6, (lmp_spread, ase_spread)
+    times, e_lmp, e_ase = nve_total_energies(n_steps=1000, repeat=4)
+    # the same initial state; kinetic energies differ at ~1e-7 relative because LAMMPS' mvv2e
+    # (1.0364269e-4) and ASE's CODATA amu*A^2/fs^2 -> eV conversion differ in the 7th digit
+    assert abs(e_lmp[0] - e_ase[0]) < 1e-6 * abs(e_ase[0])
+    assert np.abs(e_lmp - e_lmp[0]).max() < 1e-2  # eV, 256 atoms at 300 K, 1 fs
+    (s_lmp, err_lmp), (s_ase, err_ase) = drift(times, e_lmp), drift(times, e_ase)
+    # no worse than ASE's own integrator, within the statistical error of both slopes
+    assert abs(s_lmp) <= abs(s_ase) + 3 * (err_lmp + err_ase), (s_lmp, s_ase)
 
 
 def test_npt_holds_ase_equilibrium_volume(ase_lattice_constant):
