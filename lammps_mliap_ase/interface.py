@@ -105,7 +105,6 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
         self.units: LammpsUnits | None = None
         self.cache = AtomsCache()
         self._warned: set[str] = set()
-        self._last_info: dict | None = None
         self._calls = 0  # compute_forces calls, to tell a barostat from occasional pressure
         self._last_virial_call = -2
         if lammps_units is not None:
@@ -222,11 +221,12 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
         """The kept ase.Atoms, refreshed; resets the calculator when charge/spin changed."""
         atoms = self.cache.update(numbers, positions, cell_in_angstrom(data, units), pbc,
                                   charges, magmoms, info)
-        if info != self._last_info:
-            # ASE's check_state ignores atoms.info: make the calculator see a new charge/spin
-            if self._last_info is not None and hasattr(self.calculator, "reset"):
-                self.calculator.reset()
-            self._last_info = info
+        # ASE's check_state ignores atoms.info: if the calculator's last system had another
+        # charge/spin (this or another interface, or a direct call), drop its cached results
+        last = getattr(self.calculator, "atoms", None)
+        if (last is not None and hasattr(self.calculator, "reset")
+                and any(last.info.get(key) != value for key, value in info.items())):
+            self.calculator.reset()
         return atoms
 
     def _evaluate(self, data, units: LammpsUnits, numbers, positions, charges,

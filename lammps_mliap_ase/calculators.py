@@ -1,0 +1,136 @@
+"""Calculator registry: a name (and options) -> an ASE calculator plus interface defaults.
+
+Why a registry: `lammps-ase run --calc orb-v3-direct-omol` and pickled pair files need to build
+a calculator from words.  Model weights load the way each library loads them (by name, downloaded
+by the library when the machine is online, or from a local file with ``weights=PATH``); this
+project hard-codes no download addresses.  ``random_weights=True`` builds the real architecture
+with seeded random weights and loads it through the library's own loader from a local file, so
+the real code paths run offline (tests, benchmarks).
+
+Names: ``emt``, ``lj``, every ``orb-v3-*`` model of orb-models, and ``package.module:Factory``
+(any callable returning an ASE calculator, called with the options as keyword arguments).
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import CalculatorSetupError
+
+
+@dataclass
+class CalculatorSpec:
+    """A built calculator and the interface options it needs (e.g. charge/spin defaults)."""
+
+    calculator: object
+    interface_options: dict = field(default_factory=dict)
+
+
+def _emt(**options) -> CalculatorSpec:
+    from ase.calculators.emt import EMT
+
+    return CalculatorSpec(EMT(**options))
+
+
+def _lj(**options) -> CalculatorSpec:
+    from ase.calculators.lj import LennardJones
+
+    return CalculatorSpec(LennardJones(**options))
+
+
+# orb-v3-{direct|conservative}-{20|inf}-{omat|mpa} and orb-v3-{direct|conservative}-omol
+_ORB_NAME = re.compile(r"^orb-v3-(direct|conservative)-(?:(20|inf)-(omat|mpa)|(omol))$")
+
+
+def orb_architecture(name: str, device: str = "cpu"):
+    """The network of an Orb-v3 model with fresh (random) weights, exactly as orb-models'
+    loader builds it before loading weights (6 A radius; 20 or 120 neighbours; OMol models are
+    conditioned on charge and spin and have no stress head)."""
+    from orb_models.forcefield import pretrained
+    from orb_models.forcefield.atomic_system import SystemConfig
+
+    match = _ORB_NAME.match(name)
+    if not match:
+        raise CalculatorSetupError(f"{name!r} is not an Orb-v3 model name")
+    kind, neighbours, _, omol = match.groups()
+    config = SystemConfig(radius=6.0, max_num_neighbors=20 if neighbours == "20" else 120)
+    build = (pretrained.orb_v3_direct_architecture if kind == "direct"
+             else pretrained.orb_v3_conservative_architecture)
+    return build(device=device, system_config=config, has_charge_spin_cond=bool(omol),
+                 has_stress=not omol)
+
+
+def _orb(name: str, device: str = "cpu", precision: str = "float32-high",
+         weights: str | None = None, compile: bool = False, random_weights: bool = False,
+         seed: int = 0, charge: int | None = None, spin: int | None = None) -> CalculatorSpec:
+    try:
+        import torch
+        from orb_models.forcefield import pretrained
+        from orb_models.forcefield.calculator import ORBCalculator
+    except ImportError as exc:
+        raise CalculatorSetupError(
+            f"{name} needs orb-models: pip install 'lammps-mliap-ase[orb]' -c constraints.txt"
+        ) from exc
+    loader = pretrained.ORB_PRETRAINED_MODELS[name]
+    kwargs = {"device": device, "precision": precision, "compile": compile}
+    if random_weights:
+        # the same weights whatever torch's global default dtype is (orb-models changes it)
+        previous = torch.get_default_dtype()
+        torch.set_default_dtype(torch.float32)
+        try:
+            torch.manual_seed(seed)
+            state = orb_architecture(name, "cpu").state_dict()
+        finally:
+            torch.set_default_dtype(previous)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / f"{name}-random-{seed}.ckpt"
+            torch.save(state, path)
+            model = loader(weights_path=str(path), **kwargs)
+    elif weights is not None:
+        model = loader(weights_path=str(weights), **kwargs)
+    else:
+        model = loader(**kwargs)  # the library downloads and caches the published weights
+    options = {}
+    if name.endswith("omol"):  # OMol models need atoms.info charge and spin
+        options = {"charge": 0 if charge is None else charge, "spin": 1 if spin is None else spin}
+    return CalculatorSpec(ORBCalculator(model, device=device), options)
+
+
+def _orb_factories() -> dict[str, Callable[..., CalculatorSpec]]:
+    names = ["orb-v3-direct-omol", "orb-v3-conservative-omol"] + [
+        f"orb-v3-{kind}-{n}-{data}" for kind in ("direct", "conservative")
+        for n in ("20", "inf") for data in ("omat", "mpa")]
+    return {name: (lambda name=name, **o: _orb(name, **o)) for name in names}
+
+
+REGISTRY: dict[str, Callable[..., CalculatorSpec]] = {
+    "emt": _emt,
+    "lj": _lj,
+    **_orb_factories(),
+}
+
+
+def available() -> list[str]:
+    """Registered names (``package.module:Factory`` is accepted as well)."""
+    return sorted(REGISTRY)
+
+
+def make_calculator(name: str, **options) -> CalculatorSpec:
+    """Build the calculator `name` with keyword options (see the module docstring)."""
+    if name in REGISTRY:
+        return REGISTRY[name](**options)
+    if ":" in name:
+        module_name, _, attr = name.partition(":")
+        try:
+            factory = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError) as exc:
+            raise CalculatorSetupError(f"cannot import {name!r}: {exc}") from exc
+        calc = factory(**options)
+        return calc if isinstance(calc, CalculatorSpec) else CalculatorSpec(calc)
+    raise CalculatorSetupError(
+        f"unknown calculator {name!r}; known: {', '.join(available())}, or package.module:Factory")
