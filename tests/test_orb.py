@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch  # the [orb] extra; scripts/setup.sh installs it
+from ase import Atoms
+from ase.build import molecule
 
-torch = pytest.importorskip("torch", reason="install the [orb] extra: scripts/setup.sh does")
-from ase import Atoms  # noqa: E402
-from ase.build import molecule  # noqa: E402
+from lammps_mliap_ase.calculators import make_calculator
 
-from lammps_mliap_ase.calculators import make_calculator  # noqa: E402
-
-from conftest import assert_matches, cluster_virial, run_bridge  # noqa: E402
-from systems import orthogonal  # noqa: E402
+from conftest import assert_matches, cluster_virial, run_bridge
+from systems import orthogonal
 
 
 @pytest.fixture(autouse=True)
