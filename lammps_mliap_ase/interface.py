@@ -65,6 +65,10 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
         the ghost shell must be twice the receptive field.  False for direct-force models.
     """
 
+    #: forces go to owned atoms only and the virial is set explicitly (patches 0002, 0012):
+    #: LAMMPS must ask for a pair virial, never compute an fdotr one (also in pair hybrid)
+    sets_virial = True
+
     def __init__(self, calculator, lammps_units: str | None = None,
                  neighbor_cutoff: float = 1.0, charge: int | None = None,
                  spin: int | None = None, mode: str = "auto",

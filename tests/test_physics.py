@@ -153,3 +153,13 @@ def test_per_atom_virials_from_per_atom_stresses(mode):
     w_ase = -atoms.get_volume() * atoms.get_stresses()[:, [0, 1, 2, 5, 4, 3]]
     assert np.abs(w_lammps - w_ase).max() < 1e-10 * np.abs(w_ase).max()
     np.testing.assert_allclose(w_lammps.sum(axis=0), result.virial, rtol=1e-10, atol=1e-10)
+
+
+def test_virial_inside_hybrid_overlay():
+    """pair_style hybrid computes an fdotr virial over all forces unless a sub-style forbids it
+    (patch 0012): the bridge's virial must survive hybrid/overlay with another style."""
+    atoms = orthogonal()
+    atoms.calc = EMT()
+    result = run_bridge(atoms, EMT(), extra="pair_style hybrid/overlay mliap unified EXISTS 0 "
+                        "zero 4.0\npair_coeff * * mliap Cu\npair_coeff * * zero")
+    assert_matches(result, atoms.get_potential_energy(), atoms.get_forces(), ase_virial(atoms))
