@@ -48,7 +48,8 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
         Total charge (e) and spin multiplicity (2S+1) put into ``atoms.info`` as ints (the
         convention of UMA/fairchem and Orb's OMol models).  ``None``: the charge is the rounded
         sum of LAMMPS' per-atom charges when the atom style has them, the spin is
-        ``round(|sum of moments|) + 1`` when it has magnetic moments; otherwise not set.
+        ``round(|sum of moments|) + 1`` when it has magnetic moments, else 1 when a charge is
+        set (models expect both together); otherwise neither is set.
     mode:
         Which atoms the calculator sees (docs/modes.md).  ``"auto"``: ``"periodic"`` on one
         MPI rank, ``"gather"`` on several.  ``"periodic"``: the owned atoms in the real cell
@@ -328,6 +329,8 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
         spin = self.spin
         if spin is None and magmoms is not None:
             spin = int(round(float(np.linalg.norm(np.sum(magmoms, axis=0))))) + 1
+        if spin is None and charge is not None:
+            spin = 1  # UMA and Orb expect charge and spin together; singlet unless told
         if spin is not None:
             info["spin"] = spin
         return info
