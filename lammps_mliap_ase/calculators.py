@@ -7,8 +7,9 @@ project hard-codes no download addresses.  ``random_weights=True`` builds the re
 with seeded random weights and loads it through the library's own loader from a local file, so
 the real code paths run offline (tests, benchmarks).
 
-Names: ``emt``, ``lj``, every ``orb-v3-*`` model of orb-models, and ``package.module:Factory``
-(any callable returning an ASE calculator, called with the options as keyword arguments).
+Names: ``emt``, ``lj``, every ``orb-v3-*`` model of orb-models, ``uma-s-1p1``/``uma-m-1p1``
+(fairchem; option ``task``), and ``package.module:Factory`` (any callable returning an ASE
+calculator, called with the options as keyword arguments).
 """
 
 from __future__ import annotations
@@ -108,10 +109,50 @@ def _orb_factories() -> dict[str, Callable[..., CalculatorSpec]]:
     return {name: (lambda name=name, **o: _orb(name, **o)) for name in names}
 
 
+UMA_TASKS = ("omol", "omat", "odac", "oc20", "omc")
+
+
+def _uma(name: str, task: str | None = None, device: str = "cpu", precision: str = "float32",
+         weights: str | None = None, inference_settings: object = None,
+         charge: int | None = None, spin: int | None = None) -> CalculatorSpec:
+    """UMA (fairchem): by name through fairchem's pretrained-model loader (downloads when
+    online), or from a local inference checkpoint (`weights`)."""
+    if task not in UMA_TASKS:
+        raise CalculatorSetupError(
+            f"{name} needs task= one of {', '.join(UMA_TASKS)} (e.g. omol for molecules, omat "
+            "for inorganic materials, odac for MOFs), not {task!r}")
+    try:
+        from fairchem.core import FAIRChemCalculator
+        from fairchem.core.calculate import pretrained_mlip
+        from fairchem.core.units.mlip_unit import InferenceSettings, load_predict_unit
+    except ImportError as exc:
+        raise CalculatorSetupError(
+            f"{name} needs fairchem-core: pip install 'lammps-mliap-ase[fairchem]' "
+            "-c constraints.txt") from exc
+    if inference_settings is None:
+        if device == "cpu":  # fairchem's default compiles (~1 min) and may use reduced precision
+            inference_settings = InferenceSettings(
+                tf32=False, activation_checkpointing=False, merge_mole=False, compile=False,
+                external_graph_gen=False, base_precision_dtype=precision)
+        else:
+            inference_settings = "default"
+    if weights is not None:
+        unit = load_predict_unit(str(weights), inference_settings=inference_settings,
+                                 device=device)
+    else:
+        unit = pretrained_mlip.get_predict_unit(name, inference_settings=inference_settings,
+                                                device=device)
+    options = {}
+    if task == "omol":  # charge and spin are inputs of the omol task (ints)
+        options = {"charge": 0 if charge is None else charge, "spin": 1 if spin is None else spin}
+    return CalculatorSpec(FAIRChemCalculator(unit, task_name=task), options)
+
+
 REGISTRY: dict[str, Callable[..., CalculatorSpec]] = {
     "emt": _emt,
     "lj": _lj,
     **_orb_factories(),
+    **{name: (lambda name=name, **o: _uma(name, **o)) for name in ("uma-s-1p1", "uma-m-1p1")},
 }
 
 

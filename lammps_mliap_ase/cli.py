@@ -60,10 +60,14 @@ def build_interface(args: argparse.Namespace) -> UniversalASEUnifiedMLIAPInterfa
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    try:  # under mpirun, MPI must be initialised by mpi4py (global symbols for Open MPI's
+        from mpi4py import MPI  # noqa: F401  plugins) before LAMMPS, or each rank runs alone
+    except ImportError:
+        pass
     import lammps
     import lammps.mliap
 
-    cmdargs = ["-log", args.log, "-screen", "stdout" if not args.quiet else "none"]
+    cmdargs = ["-log", args.log] + (["-screen", "none"] if args.quiet else [])
     for name, value in args.var:
         cmdargs += ["-var", name, value]
     if args.nocite:

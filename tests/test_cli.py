@@ -86,3 +86,27 @@ def test_unknown_calculator_is_named():
                          capture_output=True, text=True)
     assert out.returncode != 0
     assert "unknown calculator 'nope'" in out.stderr
+
+
+def test_cli_under_mpirun_matches_one_rank(tmp_path):
+    """`mpirun -np 2 lammps-ase run`: the gather mode gives one rank's trajectory exactly
+    (velocities with `loop geom`, so they do not depend on how atoms are numbered)."""
+    import os
+    import shutil
+
+    from test_mpi import clean_mpi_environment
+
+    logs = []
+    for n in (1, 2):
+        cwd = tmp_path / f"np{n}"
+        cwd.mkdir()
+        cmd = [shutil.which("mpirun"), "--oversubscribe", "-np", str(n)]
+        cmd += ["--allow-run-as-root"] if os.geteuid() == 0 else []
+        cmd += [str(BIN / "lammps-ase"), "run", "-in", str(DATA / "in.cu_nve"), "--calc", "emt",
+                "--nocite", "--quiet"]
+        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=600,
+                              env=clean_mpi_environment())
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        logs.append((cwd / "log.lammps").read_text())
+    assert "on 2 procs" in logs[1]
+    assert thermo_rows(logs[0]) == thermo_rows(logs[1])

@@ -23,6 +23,13 @@ HERE = Path(__file__).parent
 NPROCS = (1, 2, 4)
 
 
+def clean_mpi_environment() -> dict[str, str]:
+    """os.environ is Python's startup snapshot; an MPI singleton initialised in this process
+    (any earlier LAMMPS test) adds OMPI_/PMIX_ variables to the C environment that would make
+    a child mpirun believe it runs inside another job."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("OMPI_", "PMIX_"))}
+
+
 def mpirun(case: str, nprocs: int, tmp_path: Path) -> dict:
     launcher = shutil.which("mpirun")
     assert launcher, "mpirun is missing: scripts/setup.sh installs OpenMPI (openmpi-bin)"
@@ -31,11 +38,8 @@ def mpirun(case: str, nprocs: int, tmp_path: Path) -> dict:
     if os.geteuid() == 0:
         cmd.append("--allow-run-as-root")
     cmd += [sys.executable, str(HERE / "mpi_driver.py"), case, str(out)]
-    # os.environ is Python's startup snapshot; an MPI singleton initialised in this process
-    # (any earlier LAMMPS test) adds OMPI_/PMIX_ variables to the C environment that would make
-    # the child mpirun believe it runs inside another job
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMPI_", "PMIX_"))}
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
+                          env=clean_mpi_environment())
     assert out.exists(), f"no result (exit {proc.returncode}):\n{proc.stdout[-3000:]}" \
                          f"\n{proc.stderr[-3000:]}"
     record = json.loads(out.read_text())
