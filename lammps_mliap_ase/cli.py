@@ -22,7 +22,7 @@ from .errors import BridgeError
 from .interface import MODES, UniversalASEUnifiedMLIAPInterface
 
 
-def _option(text: str) -> tuple[str, object]:
+def option(text: str) -> tuple[str, object]:
     """KEY=VALUE with VALUE a Python literal when it parses as one (3.5, True, 'x'), else text."""
     key, sep, value = text.partition("=")
     if not sep or not key:
@@ -39,7 +39,7 @@ def _calculator_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", help="device for torch models (cpu, cuda, cuda:1)")
     parser.add_argument("--precision", help="model precision, e.g. float32-high or float64")
     parser.add_argument("--weights", help="local weights/checkpoint file instead of the name")
-    parser.add_argument("--calc-opt", type=_option, action="append", default=[],
+    parser.add_argument("--calc-opt", type=option, action="append", default=[],
                         metavar="KEY=VALUE", help="further calculator option (repeatable)")
     parser.add_argument("--mode", choices=MODES, default="auto", help="system mode (docs/modes.md)")
     parser.add_argument("--charge", type=int, help="total charge for atoms.info")
