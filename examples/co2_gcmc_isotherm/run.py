@@ -83,9 +83,9 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--calc-opt", type=option, action="append", default=[], metavar="KEY=VALUE",
                     help="calculator option, e.g. task=odac for UMA (repeatable)")
-    ap.add_argument("--pressures", type=float, nargs="+", default=[0.3, 1, 3, 10, 30, 100],
+    ap.add_argument("--pressures", type=float, nargs="+", default=[0.1, 0.3, 1, 3, 10],
                     help="bar")
-    ap.add_argument("--cycles", type=int, default=200)
+    ap.add_argument("--cycles", type=int, default=100)
     ap.add_argument("--out", type=Path, default=HERE / "output")
     args = ap.parse_args()
 
