@@ -74,7 +74,8 @@ def calculator_alone(make, atoms, steps: int, repeats: int) -> float:
     return median_time(run, repeats) / steps
 
 
-def lammps_md(make, atoms, n: int, steps: int, repeats: int, **interface) -> float:
+def cu_lammps(n: int, interface: UniversalASEUnifiedMLIAPInterface):
+    """LAMMPS with an n x n x n fcc Cu box at 300 K, the bridge as pair style, fix nve."""
     lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
     lammps.mliap.activate_mliappy(lmp)
     lmp.commands_string(f"""
@@ -88,9 +89,15 @@ mass 1 63.546
 displace_atoms all random 0.05 0.05 0.05 1
 velocity all create 300 1 loop geom
 """)
-    lammps.mliap.load_unified(UniversalASEUnifiedMLIAPInterface(make(), **interface))
+    lammps.mliap.load_unified(interface)
     lmp.commands_string("pair_style mliap unified EXISTS 0\npair_coeff * * Cu\n"
-                        "timestep 0.001\nfix nve all nve\nthermo 0\nrun 2")
+                        "timestep 0.001\nfix nve all nve\nthermo 0\nrun 0")
+    return lmp
+
+
+def lammps_md(make, atoms, n: int, steps: int, repeats: int, **interface) -> float:
+    lmp = cu_lammps(n, UniversalASEUnifiedMLIAPInterface(make(), **interface))
+    lmp.command("run 2 pre no post no")  # warm-up
     result = median_time(lambda: lmp.command(f"run {steps} pre no post no"), repeats) / steps
     lmp.close()
     return result
@@ -107,21 +114,7 @@ def current_rss_mb() -> float:
 def soak(make, n_target: int, steps: int, every: int) -> list[float]:
     """RSS (MB) every `every` steps of LAMMPS + bridge MD: leaks show as steady growth."""
     _, n = supercell(n_target)
-    lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
-    lammps.mliap.activate_mliappy(lmp)
-    lmp.commands_string(f"""
-units metal
-atom_style atomic
-lattice fcc 3.61
-region box block 0 {n} 0 {n} 0 {n}
-create_box 1 box
-create_atoms 1 box
-mass 1 63.546
-velocity all create 300 1 loop geom
-""")
-    lammps.mliap.load_unified(UniversalASEUnifiedMLIAPInterface(make()))
-    lmp.commands_string("pair_style mliap unified EXISTS 0\npair_coeff * * Cu\n"
-                        "timestep 0.001\nfix nve all nve\nthermo 0\nrun 0")
+    lmp = cu_lammps(n, UniversalASEUnifiedMLIAPInterface(make()))
     rss = [current_rss_mb()]
     for _ in range(steps // every):
         lmp.command(f"run {every} pre no post no")
