@@ -5,8 +5,8 @@ the full system would need N copies and N times the work.  The root gathers the 
 owned atoms of every rank (ordered by atom ID, so the calculator sees a stable order no matter
 how LAMMPS distributes atoms), evaluates the periodic system once, and scatters each rank its
 own forces (and per-atom energies).  Energy and virial are written on the root only: LAMMPS sums
-them over ranks.  Failures are decided on the root and broadcast, so all ranks raise together
-and nobody waits in a collective that will never come.
+them over ranks.  Failures are agreed on collectively (every rank learns whether any rank
+failed), so all ranks raise together and nobody waits in a collective that will never come.
 """
 
 from __future__ import annotations
