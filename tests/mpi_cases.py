@@ -61,3 +61,14 @@ def periodic_on_two_ranks():
 
 
 CASES["periodic_on_two_ranks"] = periodic_on_two_ranks
+
+
+def setup_fails_on_one_rank():
+    """Only rank 1's interface refuses LAMMPS' units when the pair style connects to it."""
+    from mpi4py import MPI
+
+    kwargs = {"lammps_units": "real"} if MPI.COMM_WORLD.Get_rank() == 1 else {}
+    return orthogonal(), EMT(), kwargs
+
+
+CASES["setup_fails_on_one_rank"] = setup_fails_on_one_rank

@@ -86,3 +86,9 @@ def test_periodic_mode_on_several_ranks_is_refused(tmp_path):
     record = mpirun("periodic_on_two_ranks", 2, tmp_path)
     assert "ParallelModeError: mode='periodic' evaluates the owned atoms of one rank" \
         in record["error"]
+
+
+def test_setup_error_on_one_rank_stops_all_ranks(tmp_path):
+    """Patch 0014: the ranks whose setup succeeded must not wait forever for the failing one."""
+    record = mpirun("setup_fails_on_one_rank", 2, tmp_path)
+    assert "mliappy unified setup failed on rank 1: UnsupportedUnitsError" in record["error"]
