@@ -38,10 +38,15 @@ def _name(calc) -> str:
 
 
 def energy_and_forces(calc, atoms) -> Results:
-    """Energy and forces, checked for shape and finiteness."""
+    """Energy and forces, checked for shape and finiteness.
+
+    Call this first for each new system: it is the one call that lets the calculator compare
+    `atoms` with its last system (ASE's check_state); the other functions here ask for more
+    properties of that same system.
+    """
     n = len(atoms)
     energy = float(calc.get_property("energy", atoms))
-    forces = np.asarray(calc.get_property("forces", atoms))
+    forces = np.asarray(_same_system(calc, atoms, "forces"))
     if forces.shape != (n, 3):
         raise CalculatorResultError(
             f"{_name(calc)} returned forces of shape {forces.shape}, expected ({n}, 3)")
@@ -51,11 +56,24 @@ def energy_and_forces(calc, atoms) -> Results:
     return Results(energy, forces)
 
 
+def _same_system(calc, atoms, name: str):
+    """Property `name` of the system the calculator has just evaluated.
+
+    ASE's ``get_property(name)`` without atoms skips check_state, a full comparison of
+    positions, cell, pbc, numbers, charges and moments that costs about as much as a small
+    EMT step and was already done by `energy_and_forces` (measured: docs/performance.md).
+    Calculators that keep no copy of the atoms get the full call.
+    """
+    if getattr(calc, "atoms", None) is None:
+        return calc.get_property(name, atoms)
+    return calc.get_property(name)
+
+
 def per_atom_energies(calc, atoms, why: str = "per-atom energies were requested "
                                             "(compute pe/atom)") -> np.ndarray:
     if not implements(calc, "energies"):
         raise CalculatorSetupError(f"{why} but {_name(calc)} does not implement 'energies'")
-    energies = np.asarray(calc.get_property("energies", atoms))
+    energies = np.asarray(_same_system(calc, atoms, "energies"))
     if energies.shape != (len(atoms),) or not np.isfinite(energies).all():
         raise CalculatorResultError(
             f"{_name(calc)} returned invalid per-atom energies of shape {energies.shape}")
@@ -69,7 +87,7 @@ def per_atom_virials(calc, atoms) -> np.ndarray:
         raise CalculatorSetupError(
             f"per-atom virials (compute stress/atom) come from per-atom stresses, but "
             f"{_name(calc)} does not implement 'stresses'")
-    stresses = np.asarray(calc.get_property("stresses", atoms))
+    stresses = np.asarray(_same_system(calc, atoms, "stresses"))
     if stresses.shape[1:] == (3, 3):
         stresses = stresses[:, _FULL_TO_VOIGT[0], _FULL_TO_VOIGT[1]]
     if stresses.shape != (len(atoms), 6) or not np.isfinite(stresses).all():
@@ -82,7 +100,7 @@ def stress_virial(calc, atoms) -> np.ndarray | None:
     """W = -V sigma from the calculator's stress (periodic/mixed boundaries), None without."""
     if not implements(calc, "stress"):
         return None
-    stress = np.asarray(calc.get_property("stress", atoms))
+    stress = np.asarray(_same_system(calc, atoms, "stress"))
     if stress.shape == (3, 3):
         stress = stress[_FULL_TO_VOIGT]
     if stress.shape != (6,) or not np.isfinite(stress).all():
