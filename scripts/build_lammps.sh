@@ -3,7 +3,11 @@
 #
 #   scripts/build_lammps.sh [options]
 #     --mpi                     build against the system MPI (Debian: libopenmpi-dev openmpi-bin)
-#     --kokkos none|serial|openmp|cuda   KOKKOS back end (only 'none' so far)
+#     --kokkos none|serial|openmp|cuda   KOKKOS back end (pair_style mliap/kk unified)
+#     --kokkos-arch ARCH        GPU for cuda, as Kokkos names it: HOPPER90, AMPERE80, ADA89, ...
+#     --kokkos-source PATH      Kokkos release tarball (>= 5.1.0) when the LAMMPS source has no
+#                               lib/kokkos (Debian's source drops it; GitHub's has it)
+#     --kokkos-root DIR         an installed Kokkos (>= 5.1.0, same back end) instead
 #     --source-tarball PATH     LAMMPS release tarball (offline)
 #     --source-dir PATH         unpacked LAMMPS tree (offline; copied, not modified)
 #     --debian                  fetch the release from Debian's source archive (no GitHub needed)
@@ -25,12 +29,15 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --mpi) defs+=(LMA_MPI=ON) ;;
         --kokkos) defs+=("LMA_KOKKOS=${2:?--kokkos needs a value}"); shift ;;
+        --kokkos-arch) defs+=("LMA_KOKKOS_ARCH=${2:?--kokkos-arch needs a value}"); shift ;;
+        --kokkos-source) defs+=("LMA_KOKKOS_SOURCE=$(realpath "${2:?}")"); shift ;;
+        --kokkos-root) defs+=("LMA_KOKKOS_ROOT=$(realpath "${2:?}")"); shift ;;
         --source-tarball) defs+=("LAMMPS_SOURCE_TARBALL=$(realpath "${2:?}")"); shift ;;
         --source-dir) defs+=("LAMMPS_SOURCE_DIR=$(realpath "${2:?}")"); shift ;;
         --debian) defs+=(LAMMPS_FETCH=debian) ;;
         --jobs) jobs=${2:?}; shift ;;
         --force) force=1 ;;
-        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
     shift
