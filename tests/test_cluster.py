@@ -35,15 +35,6 @@ def test_emt_cluster_is_exact_with_twice_the_receptive_field():
     assert_matches(result, atoms.get_potential_energy(), atoms.get_forces(), None)
 
 
-def test_large_cluster_fits_in_memory():
-    """2916 atoms with an 11.8 A cutoff: ML-IAP's neighbour copy used to be atoms x all pairs
-    (a 285 GB request, "Failed to reallocate"); patch 0015 sizes it by one atom's neighbours."""
-    atoms = orthogonal((9, 9, 9))
-    atoms.calc = EMT()
-    result = run_bridge(atoms, EMT(), mode="cluster", receptive_field=EMT_RC, pressure=False)
-    assert_matches(result, atoms.get_potential_energy(), atoms.get_forces(), None)
-
-
 @pytest.mark.parametrize(("shell", "least_error"), [(0.5, 1e-2), (1.0, 1e-6)],
                          ids=["half-R", "R"])
 def test_thin_shell_gives_wrong_forces(shell, least_error):
