@@ -97,7 +97,6 @@ def measure(case: Case, n_target: int, args) -> dict:
     paths = [timing.calculator_alone(atoms, calculator(), frames),
              timing.lammps_path("b_bridge", systems.lammps_md(atoms, interface(),
                                                               args.timestep))]
-    cluster_atoms: int | str = systems.cluster_size(atoms, case.shell + 2.0)  # + LAMMPS' skin
     if case.cluster and not args.no_cluster:
         lmp = systems.lammps_md(atoms, interface(mode="cluster",
                                                  receptive_field=case.receptive_field,
@@ -105,6 +104,8 @@ def measure(case: Case, n_target: int, args) -> dict:
                                 args.timestep)
         cluster_atoms = lmp.extract_global("nlocal") + lmp.extract_global("nghost")
         paths.append(timing.lammps_path("c_cluster", lmp))
+    else:  # what (c) would evaluate: images within the shell plus LAMMPS' 2 A metal skin
+        cluster_atoms = systems.cluster_size(atoms, case.shell + 2.0)
     paths.append(d_path)
     timing.interleave(paths, args.repeats or case.repeats, args.min_time, args.max_steps)
     row = {"N": len(atoms), "c_cluster": math.nan}
