@@ -6,11 +6,15 @@ with the patched ML-IAP coupling activated once per process.
 
 from __future__ import annotations
 
+import importlib.util
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 import lammps
 import lammps.mliap
 import numpy as np
+import pytest
 from ase import Atoms
 
 from lammps_mliap_ase import UniversalASEUnifiedMLIAPInterface, lammps_units
@@ -142,3 +146,18 @@ def assert_matches(result: LammpsResult, energy: float, forces: np.ndarray,
         dv = np.abs(result.virial - virial).max()
         assert dv <= v_rel * np.abs(virial).max(), f"virial differs by {dv:.3e} eV: " \
             f"{result.virial} vs {virial}"
+
+
+def _mpi_missing() -> list[str]:
+    """What multi-rank tests need and this installation lacks (an offline node may build
+    without MPI: scripts/install_bundle.sh without --mpi)."""
+    info = Path(lammps.__file__).with_name("build_info.txt")
+    built_with_mpi = info.is_file() and "mpi=ON" in info.read_text()
+    needs = {"LAMMPS built with MPI (scripts/build_lammps.sh --mpi)": built_with_mpi,
+             "mpirun": shutil.which("mpirun") is not None,
+             "mpi4py": importlib.util.find_spec("mpi4py") is not None}
+    return [what for what, ok in needs.items() if not ok]
+
+
+MPI_MISSING = _mpi_missing()
+requires_mpi = pytest.mark.skipif(bool(MPI_MISSING), reason="needs " + ", ".join(MPI_MISSING))

@@ -14,8 +14,11 @@ import pytest
 from lammps_mliap_ase import UniversalASEUnifiedMLIAPInterface
 from lammps_mliap_ase.calculators import make_calculator
 
+from conftest import requires_mpi
+
 DATA = Path(__file__).parent / "data"
 BIN = Path(sys.executable).parent
+BUILD_INFO = Path(lammps.__file__).with_name("build_info.txt").read_text()
 
 CALCS = {
     "emt": ([], {}, "50"),
@@ -76,7 +79,8 @@ def test_cli_pair_file_and_python_api_agree(calc, tmp_path):
 def test_info_reports_build_and_calculators():
     out = subprocess.run([str(BIN / "lammps-ase"), "info"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    for word in ("LAMMPS", "MPI: yes", "ML-IAP Python: yes", "ML-IAP", "orb-v3-direct-omol",
+    mpi = "MPI: yes" if "mpi=ON" in BUILD_INFO else "MPI: no"
+    for word in ("LAMMPS", mpi, "ML-IAP Python: yes", "ML-IAP", "orb-v3-direct-omol",
                  "torch"):
         assert word in out.stdout, out.stdout
 
@@ -88,6 +92,7 @@ def test_unknown_calculator_is_named():
     assert "unknown calculator 'nope'" in out.stderr
 
 
+@requires_mpi
 def test_cli_under_mpirun_matches_one_rank(tmp_path):
     """`mpirun -np 2 lammps-ase run`: the gather mode gives one rank's trajectory exactly
     (velocities with `loop geom`, so they do not depend on how atoms are numbered)."""

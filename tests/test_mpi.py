@@ -16,8 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import LammpsResult, ase_virial, assert_matches, cluster_virial
+from conftest import LammpsResult, ase_virial, assert_matches, cluster_virial, requires_mpi
 from mpi_cases import CASES
+
+pytestmark = requires_mpi
 
 HERE = Path(__file__).parent
 NPROCS = (1, 2, 4)
