@@ -148,9 +148,24 @@ def _uma(name: str, task: str | None = None, device: str = "cpu", precision: str
     return CalculatorSpec(FAIRChemCalculator(unit, task_name=task), options)
 
 
+def _torchsim(kind: str, **options) -> CalculatorSpec:
+    """torch-sim's float64 pair potentials (torchsim.py): options sigma, epsilon, cutoff,
+    alpha (Morse), device, dtype; sigma and epsilon are required, as for ``lj``."""
+    from .torchsim import TorchSimCalculator, build_model
+
+    missing = [key for key in ("sigma", "epsilon") if key not in options]
+    if missing:
+        raise CalculatorSetupError(f"torchsim-{kind} needs {' and '.join(missing)} "
+                                   "(Angstrom, eV), e.g. sigma=3.405 epsilon=0.0104 for argon")
+
+    return CalculatorSpec(TorchSimCalculator(build_model(kind, **options)))
+
+
 REGISTRY: dict[str, Callable[..., CalculatorSpec]] = {
     "emt": _emt,
     "lj": _lj,
+    "torchsim-lj": lambda **o: _torchsim("lj", **o),
+    "torchsim-morse": lambda **o: _torchsim("morse", **o),
     **_orb_factories(),
     **{name: (lambda name=name, **o: _uma(name, **o)) for name in ("uma-s-1p1", "uma-m-1p1")},
 }
