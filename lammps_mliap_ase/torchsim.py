@@ -24,11 +24,13 @@ Conventions (torch-sim's, checked against ASE in tests/test_batch.py):
   (its ``forward`` drops them), so `TorchSimCalculator` of a Morse model implements energy,
   forces and stress only.
 * torch-sim 0.3.0 passes the cell as row vectors to its neighbour list but applies the
-  image shifts as if it held column vectors, so any periodic cell whose matrix is not
-  symmetric (a LAMMPS triclinic box) gets wrong pair distances: measured 48 Ar atoms in a
-  skewed box, energy -1.98 eV vs -3.55 eV.  Such cells raise NotImplementedError
-  (orthogonal boxes are exact).  (A fix would rotate each system so that its cell matrix
-  becomes symmetric -- polar decomposition -- and rotate forces and stress back.)
+  image shifts as if it held column vectors, so a periodic cell whose matrix is not
+  symmetric (a LAMMPS triclinic box) gets wrong pair distances (measured: 48 Ar atoms in a
+  skewed box, -1.98 eV instead of -3.55 eV).  We rotate such a system so that its cell matrix
+  becomes symmetric (polar decomposition ``H = S Q``; the rotated cell is ``S``), where both
+  conventions agree, and rotate forces and stresses back.  A pair potential is invariant
+  under the rotation; it costs rounding at 1e-16.  Symmetric (e.g. orthogonal) cells are
+  passed unchanged.
 * One system has one pbc flag for all three directions (torch-sim's ``SimState.pbc`` is a
   bool): fully periodic or open.  Mixed pbc (slabs) raises NotImplementedError.
 * Stress and per-atom stresses exist for periodic systems only (ASE Voigt order, eV/A^3,
@@ -70,19 +72,23 @@ def build_model(kind: str = "lj", *, sigma: float = 1.0, epsilon: float = 1.0,
     raise CalculatorSetupError(f"unknown torch-sim model {kind!r}; known: lj, morse")
 
 
-def _check_pbc(pbc, cell) -> bool:
+def _check_pbc(pbc) -> bool:
     """True for a periodic system, False for an open one; what torch-sim gets wrong raises."""
     pbc = np.asarray(pbc, dtype=bool)
     if pbc.any() and not pbc.all():
         raise NotImplementedError(
             f"torch-sim models take one pbc flag for all directions, got pbc={pbc.tolist()}: "
             "use a fully periodic or a fully open system (e.g. LAMMPS boundary p p p or f f f)")
-    cell = np.asarray(cell)
-    if pbc.all() and not np.array_equal(cell, cell.T):
-        raise NotImplementedError(
-            "torch-sim 0.3.0 pair potentials compute wrong distances in a triclinic cell (it "
-            "mixes row- and column-vector cells); use an orthogonal box")
     return bool(pbc.all())
+
+
+def _symmetrising_rotation(atoms) -> np.ndarray | None:
+    """Q with ``cell @ Q.T`` symmetric (see the module docstring), None if it already is."""
+    cell = atoms.cell.array
+    if not atoms.pbc.all() or np.array_equal(cell, cell.T):
+        return None
+    u, _, vt = np.linalg.svd(cell)
+    return u @ vt
 
 
 def calibrate(model) -> dict[str, float]:
@@ -129,18 +135,20 @@ def evaluate_systems(model, systems: list, factors: dict[str, float]) -> list[di
     import torch
     from torch_sim.state import SimState
 
-    periodic = {_check_pbc(atoms.pbc, atoms.cell.array) for atoms in systems}
+    periodic = {_check_pbc(atoms.pbc) for atoms in systems}
     if len(periodic) != 1:
         raise ValueError("one torch-sim call takes only periodic or only open systems")
     (periodic,) = periodic
     device, dtype = model.device, model.dtype
     sizes = [len(atoms) for atoms in systems]
-    positions = torch.tensor(np.concatenate([a.positions for a in systems]), dtype=dtype,
-                             device=device)
+    rotations = [_symmetrising_rotation(atoms) for atoms in systems]
+    rows = [(a.positions, a.cell.array) if q is None else (a.positions @ q.T, a.cell.array @ q.T)
+            for a, q in zip(systems, rotations, strict=True)]
+    positions = torch.tensor(np.concatenate([r for r, _ in rows]), dtype=dtype, device=device)
     state = SimState(
         positions=positions,
         masses=torch.ones(len(positions), dtype=dtype, device=device),  # unused by the model
-        cell=torch.tensor(np.stack([a.cell.array.T for a in systems]), dtype=dtype,
+        cell=torch.tensor(np.stack([h.T for _, h in rows]), dtype=dtype,
                           device=device),  # torch-sim's cell holds column vectors
         pbc=periodic,
         atomic_numbers=torch.tensor(np.concatenate([a.numbers for a in systems]),
@@ -155,15 +163,18 @@ def evaluate_systems(model, systems: list, factors: dict[str, float]) -> list[di
         out["energies"] /= factors.get("energies", 1.0)
     bounds = np.cumsum([0] + sizes)
     results = []
-    for i in range(len(systems)):
+    for i, q in enumerate(rotations):
         atom = slice(bounds[i], bounds[i + 1])
-        result = {"energy": float(out["energy"][i]), "forces": out["forces"][atom].copy()}
+        forces = out["forces"][atom]
+        result = {"energy": float(out["energy"][i]),
+                  "forces": forces.copy() if q is None else forces @ q}
         if "energies" in out:
             result["energies"] = out["energies"][atom].copy()
         if periodic:
-            result["stress"] = voigt(out["stress"][i] / force_factor)
+            back = (lambda t: t) if q is None else (lambda t, q=q: q.T @ t @ q)
+            result["stress"] = voigt(back(out["stress"][i]) / force_factor)
             if "stresses" in out:
-                result["stresses"] = voigt(out["stresses"][atom] / force_factor)
+                result["stresses"] = voigt(back(out["stresses"][atom]) / force_factor)
         result["free_energy"] = result["energy"]
         results.append(result)
     return results
@@ -197,7 +208,7 @@ class TorchSimBackend(Backend):
         self.name = f"TorchSimCalculator({type(self.model).__name__})"
 
     def _prepare(self, request: Request):
-        periodic = _check_pbc(request.pbc, request.cell)
+        periodic = _check_pbc(request.pbc)
         if not periodic and {"stress", "stresses"} & set(request.properties):
             from ase.calculators.calculator import PropertyNotImplementedError
 
