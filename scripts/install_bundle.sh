@@ -22,12 +22,6 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 log() { echo "[install_bundle] $*"; }
 die() { echo "[install_bundle] error: $*" >&2; exit 1; }
 
-# The bundle root holds wheels/, repo/ and lammps/: this script is its install.sh, or repo/scripts/.
-root=$here
-[ -d "$root/wheels" ] || root=$(cd "$here/../.." && pwd)
-[ -d "$root/wheels" ] && [ -d "$root/repo" ] && [ -d "$root/lammps" ] \
-    || die "no bundle around $here (wheels/, repo/, lammps/): unpack the .tar.xz from make_bundle.sh"
-
 python="" ; orb=1 ; build_args=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -35,11 +29,17 @@ while [ $# -gt 0 ]; do
         --no-orb) orb=0 ;;
         --jobs|--kokkos|--kokkos-arch|--kokkos-root|--kokkos-source) build_args+=("$1" "${2:?$1 needs a value}"); shift ;;
         --mpi|--force) build_args+=("$1") ;;
-        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
     shift
 done
+# The bundle root holds wheels/, repo/ and lammps/: this script is its install.sh, or repo/scripts/.
+root=$here
+[ -d "$root/wheels" ] || root=$(cd "$here/../.." && pwd)
+[ -d "$root/wheels" ] && [ -d "$root/repo" ] && [ -d "$root/lammps" ] \
+    || die "no bundle around $here (wheels/, repo/, lammps/): unpack the .tar.xz from make_bundle.sh"
+
 if [ -z "$python" ]; then
     if [ -n "${VIRTUAL_ENV:-}" ]; then python=$VIRTUAL_ENV/bin/python; else python=python3; fi
 fi
