@@ -18,10 +18,36 @@ import importlib
 import re
 import tempfile
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import CalculatorSetupError
+
+_NETWORK_ERRORS = ("ConnectionError", "NameResolutionError", "MaxRetryError", "URLError",
+                   "gaierror", "LocalEntryNotFoundError", "OfflineModeIsEnabled", "Timeout")
+
+
+@contextmanager
+def offline_weights(name: str, alternative: str):
+    """Turn a failed download of published weights into one line naming the fix.
+
+    Model libraries download weights on first use; offline they fail deep inside an HTTP
+    client (a name-resolution error after a hundred lines of traceback).  Any exception whose
+    chain holds a network error becomes a CalculatorSetupError; other errors pass unchanged.
+    """
+    try:
+        yield
+    except Exception as exc:
+        cause: BaseException | None = exc
+        while cause is not None:
+            if any(word in type(cause).__name__ for word in _NETWORK_ERRORS):
+                raise CalculatorSetupError(
+                    f"weights for {name} cannot be downloaded (no network: "
+                    f"{type(cause).__name__}): pass weights=PATH, the local weights file "
+                    f"({alternative})") from exc
+            cause = cause.__cause__ or cause.__context__
+        raise
 
 
 @dataclass
@@ -39,8 +65,16 @@ def _emt(**options) -> CalculatorSpec:
 
 
 def _lj(**options) -> CalculatorSpec:
+    """ASE's LennardJones; sigma and epsilon are required: its defaults (1 Angstrom, 1 eV, for
+    every element) describe no real element, and used silently they give e.g. Cu at -20 kbar."""
     from ase.calculators.lj import LennardJones
 
+    missing = [key for key in ("sigma", "epsilon") if key not in options]
+    if missing:
+        raise CalculatorSetupError(
+            f"lj needs {' and '.join(missing)} (Angstrom, eV; one pair for all atoms): e.g. "
+            "--calc-opt sigma=3.405 --calc-opt epsilon=0.0103 for argon; ASE's defaults "
+            "(1 Angstrom, 1 eV) describe no real element")
     return CalculatorSpec(LennardJones(**options))
 
 
@@ -95,7 +129,9 @@ def _orb(name: str, device: str = "cpu", precision: str = "float32-high",
     elif weights is not None:
         model = loader(weights_path=str(weights), **kwargs)
     else:
-        model = loader(**kwargs)  # the library downloads and caches the published weights
+        with offline_weights(name, "--weights PATH, or random_weights=True to test the code "
+                                   "path"):
+            model = loader(**kwargs)  # the library downloads and caches the published weights
     options = {}
     if name.endswith("omol"):  # OMol models need atoms.info charge and spin
         options = {"charge": 0 if charge is None else charge, "spin": 1 if spin is None else spin}
@@ -140,8 +176,9 @@ def _uma(name: str, task: str | None = None, device: str = "cpu", precision: str
         unit = load_predict_unit(str(weights), inference_settings=inference_settings,
                                  device=device)
     else:
-        unit = pretrained_mlip.get_predict_unit(name, inference_settings=inference_settings,
-                                                device=device)
+        with offline_weights(name, "--weights PATH (an inference checkpoint)"):
+            unit = pretrained_mlip.get_predict_unit(name, inference_settings=inference_settings,
+                                                    device=device)
     options = {}
     if task == "omol":  # charge and spin are inputs of the omol task (ints)
         options = {"charge": 0 if charge is None else charge, "spin": 1 if spin is None else spin}

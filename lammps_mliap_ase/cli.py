@@ -17,8 +17,9 @@ import importlib.metadata
 import sys
 from pathlib import Path
 
+from . import oneline
 from .calculators import available
-from .errors import BridgeError
+from .inputcheck import check_run_input
 from .interface import MODES, UniversalASEUnifiedMLIAPInterface
 
 
@@ -67,6 +68,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     import lammps
     import lammps.mliap
 
+    chosen = f"--calc {args.calc}"
+    check_run_input(args.input, chosen, dict(args.var))
     cmdargs = ["-log", args.log] + (["-screen", "none"] if args.quiet else [])
     for name, value in args.var:
         cmdargs += ["-var", name, value]
@@ -74,11 +77,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         cmdargs.append("-nocite")
     lmp = lammps.lammps(cmdargs=cmdargs)
     lammps.mliap.activate_mliappy(lmp)
-    lammps.mliap.load_unified(build_interface(args))
+    interface = build_interface(args)
+    lammps.mliap.load_unified(interface)
     try:
         lmp.file(str(args.input))
     finally:
         lmp.close()
+    if interface.interface is None and oneline.is_root_rank():  # see inputcheck.py
+        print(f"WARNING: {args.input} never set 'pair_style mliap unified EXISTS 0': "
+              f"{chosen} was not used", file=sys.stderr)
     return 0
 
 
@@ -118,14 +125,26 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lammps-ase", description=__doc__.splitlines()[0])
+    p.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     sub = p.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run a LAMMPS input with the chosen calculator")
-    run.add_argument("-in", "--input", dest="input", type=Path, required=True)
+    run = sub.add_parser(
+        "run", help="run a LAMMPS input with the chosen calculator",
+        description="Run a LAMMPS input script in which 'pair_style mliap unified EXISTS 0' "
+                    "(with 'pair_coeff * * ELEMENT ...', one element per atom type) stands for "
+                    "the calculator chosen with --calc (or --server).  An input without it is "
+                    "refused: the calculator would be ignored.")
+    run.add_argument("-in", "--input", dest="input", type=Path, required=True, metavar="FILE",
+                     help="LAMMPS input script; it must contain 'pair_style mliap unified "
+                          "EXISTS 0' (EXISTS = the calculator chosen here)")
     run.add_argument("-var", "--var", nargs=2, action="append", default=[],
                      metavar=("NAME", "VALUE"), help="LAMMPS index variable (repeatable)")
-    run.add_argument("-log", "--log", default="log.lammps")
-    run.add_argument("--quiet", action="store_true", help="no screen output")
-    run.add_argument("--nocite", action="store_true")
+    run.add_argument("-log", "--log", default="log.lammps", metavar="FILE",
+                     help="LAMMPS log file (default log.lammps; 'none' for no log)")
+    run.add_argument("--quiet", action="store_true",
+                     help="no LAMMPS screen output (LAMMPS' -screen none); errors still go to "
+                          "stderr as one line")
+    run.add_argument("--nocite", action="store_true",
+                     help="do not write log.cite / the citation reminder (LAMMPS' -nocite)")
     _calculator_arguments(run)
     run.set_defaults(func=cmd_run)
     write = sub.add_parser("write-pair", help="write a pair file for plain `lmp`")
@@ -134,16 +153,29 @@ def parser() -> argparse.ArgumentParser:
     write.set_defaults(func=cmd_write_pair)
     info = sub.add_parser("info", help="versions, packages, calculators, devices")
     info.set_defaults(func=cmd_info)
+    for command in sub.choices.values():  # `lammps-ase CMD ... --debug` for every subcommand
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                             help=DEBUG_HELP)
     return p
 
 
+DEBUG_HELP = "show the full Python traceback of an error (default: one line, ERROR: ...)"
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand; any error ends as one line `ERROR: ...` (exit 1), or with the full
+    traceback under --debug.  Every subcommand gets this: nothing to add per command."""
     args = parser().parse_args(argv)
+    debug = getattr(args, "debug", False) or oneline.debugging()
+    if not debug:
+        oneline.silence_embedded_tracebacks()
     try:
         return args.func(args)
-    except BridgeError as exc:  # setup mistakes: one line, no traceback
-        print(f"lammps-ase: error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2
+    except Exception as exc:
+        if debug:
+            raise
+        oneline.report(exc, screen_has_it=not getattr(args, "quiet", True))
+        return 1
 
 
 if __name__ == "__main__":

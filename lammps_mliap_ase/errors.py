@@ -34,3 +34,7 @@ class UnpatchedLammpsError(BridgeError):
 
 class ParallelModeError(BridgeError):
     """The requested system mode does not support this number of MPI ranks."""
+
+
+class InputError(BridgeError, ValueError):
+    """A command-line input on which the chosen calculator would have no effect, or is missing."""

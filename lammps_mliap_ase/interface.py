@@ -22,6 +22,7 @@ from .errors import (
     UnsupportedUnitsError,
 )
 from .parallel import ROOT, Gather, communicator
+from .probe import diagnosed
 from .system import ELEMENT_TYPES, AtomsCache, cell_in_angstrom, local_atoms
 from .units import LammpsUnits, lammps_units
 
@@ -168,6 +169,7 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
     def compute_gradients(self, data) -> None:
         """Nothing to do: forces come from the calculator in `compute_forces`."""
 
+    @diagnosed  # a calculator failure names the element / charge+spin it lacks (probe.py)
     def compute_forces(self, data) -> None:
         """Evaluate the calculator and write energy, forces and virial back to LAMMPS."""
         if not hasattr(data, "world_fortran"):
