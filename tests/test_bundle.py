@@ -8,6 +8,7 @@ build tree exists -- against every source file the build compiled and every head
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -86,3 +87,15 @@ def test_torch_and_what_it_requires_are_left_to_the_node():
         ("cached_path", ["filelock", "boto3"]), ("boto3", []), ("ase", ["numpy", "scipy"])]]
     assert torch_closure(items) == {"torch", "sympy", "mpmath", "filelock", "nvidia-cublas"}
     assert {"numpy", "scipy", "matplotlib"} <= OPTIONAL.keys()
+
+
+def test_install_refuses_a_python_the_wheels_do_not_fit(tmp_path):
+    """Wheels for another CPython would make pip fail later with a less clear message."""
+    for part in ("wheels", "repo", "lammps"):
+        (tmp_path / part).mkdir()
+    (tmp_path / "MANIFEST.txt").write_text("python=2.7\n")
+    shutil.copy(REPO / "scripts" / "install_bundle.sh", tmp_path / "install.sh")
+    proc = subprocess.run(["bash", str(tmp_path / "install.sh"), "--python", sys.executable],
+                          capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "the bundle's wheels are for 2.7: make the bundle with --python" in proc.stderr
