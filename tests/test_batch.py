@@ -9,10 +9,11 @@ off by default.
 
 Tolerances: float64 models (torch-sim, tiny UMA, EMT) to 1e-10 relative (torch-sim and EMT
 are bit-identical; UMA's eSCN draws a random rotation per call, ~4e-15 in float64).  Orb-v3
-float32: measured here, a batched pass differs from the calculator's single pass by at most
-~1e-6 relative in energy and ~1e-6 eV/A in forces, the same size as the change when the
-atoms of one system are merely permuted (``test_orb_float32_noise`` measures both, see
-docs/replicas-backends.md); we allow 1e-5 relative / 1e-5 eV/A.
+float32 (``test_orb_float32_noise`` prints both, docs/replicas-backends.md): merely permuting
+the atoms of a 24-atom water box changes the energy by 1.0e-7 relative and forces by
+1.3e-6 eV/A (float32 summation order); a batched pass changed the energy by 1.0e-7 relative
+and the forces not at all.  We allow 1e-5 (relative to the largest component for forces and
+stress: the conservative random-weight model's stresses reach ~14 eV/A^3).
 """
 
 from __future__ import annotations
@@ -94,6 +95,31 @@ def test_pack_respects_the_budget():
     batches = pack(costs, 9)
     assert [i for b in batches for i in b] == list(range(len(costs)))  # consecutive, all
     assert all(sum(costs[i] for i in b) <= 9 for b in batches)
+
+
+def test_a_failing_batch_is_retried_one_system_at_a_time():
+    """A model error provoked by one system inside a batched pass (e.g. out of memory, a
+    shape the model rejects) costs only that system its result."""
+    from lammps_mliap_ase.batch import Backend
+
+    class Toy(Backend):
+        implemented_properties = ("energy",)
+        passes: list = []
+
+        def _run(self, inputs, requests):
+            self.passes.append(len(requests))
+            if any(r.info.get("poison") for r in requests):
+                raise RuntimeError("poisoned")
+            return [{"energy": float(len(r.numbers))} for r in requests]
+
+    cu = bulk("Cu", "fcc", a=3.61)
+    reqs = [request(cu.repeat((n, 1, 1)), ("energy",)) for n in (1, 2, 3)]
+    reqs[1].info["poison"] = True
+    toy = Toy(batched=True)
+    results = toy.evaluate(reqs)
+    assert toy.passes == [3, 1, 1, 1]
+    assert [r["energy"] for r in (results[0], results[2])] == [1.0, 3.0]
+    assert isinstance(results[1], RuntimeError)
 
 
 # -- torch-sim Lennard-Jones (float64): batched == alone, bit for bit ---------------------------
@@ -326,8 +352,8 @@ def test_orb_omol_charge_and_spin_per_system():
 
 def test_orb_conservative_batched_equals_alone():
     calc = orb("orb-v3-conservative-20-omat")
-    cu, _, skewed = orb_systems()
-    reqs = [request(cu), request(skewed), request(rattled(cu.copy(), 7)[:20])]
+    cu, water, skewed = orb_systems()
+    reqs = [request(skewed), request(water), request(rattled(cu.copy(), 7)[:12])]
     refs = [alone(calc, r) for r in reqs]
     assert_distinct(refs)
     assert_same(make_backend(calc, batched=True).evaluate(reqs), refs, **ORB_TOL)
@@ -352,8 +378,8 @@ def uma(checkpoint, task, **options):
 
 
 def uma_crystals():
-    cu = rattled(bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2), 1)
-    nial = rattled(triclinic(bulk("NiAl", "cesiumchloride", a=2.88).repeat((2, 2, 3))), 2)
+    cu = rattled(bulk("Cu", "fcc", a=3.61, cubic=True).repeat((2, 1, 1)), 1)
+    nial = rattled(triclinic(bulk("NiAl", "cesiumchloride", a=2.88).repeat((1, 1, 3))), 2)
     al = rattled(bulk("Al", "fcc", a=4.05, cubic=True), 3)
     return [cu, nial, al]
 
