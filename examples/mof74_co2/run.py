@@ -1,0 +1,434 @@
+"""CO2 in Mg-MOF-74 (CoRE MOF 2019), 298 K: chain identity native vs bridge, isotherm, Widom.
+
+    .venv/bin/python examples/mof74_co2/run.py                    # default size, < 15 min, 2 cores
+    .venv/bin/python examples/mof74_co2/run.py --cycles 2000      # longer isotherm
+    .venv/bin/python examples/mof74_co2/run.py --resume           # continue a stopped job
+    .venv/bin/python examples/mof74_co2/run.py --calc orb-v3-direct-omol --device cuda
+    .venv/bin/python examples/mof74_co2/run.py --calc uma-s-1p1 --calc-opt task=odac --device cuda
+
+Steps (each can be skipped): (1) the same GCMC chain twice, all-native LAMMPS and LJ through
+the bridge + native Coulomb, compared move for move; (2) the isotherm, one pressure after the
+other (`run_pressure` is the per-pressure unit), restart files after every block; (3) fix widom
+in the empty framework: mu_ex and the map of insertion energies.  Writes results.json,
+isotherm.csv, isotherm.png, widom_map.png to --out.  With --calc the registry model is the
+whole energy (no classical charges) and only (2) runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+from ase.units import kB, kJ, mol
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+import mof74  # noqa: E402
+import simulation as sim  # noqa: E402
+from guest_lj import GuestLJ  # noqa: E402
+
+from lammps_mliap_ase import UniversalASEUnifiedMLIAPInterface  # noqa: E402
+from lammps_mliap_ase.cli import option  # noqa: E402
+
+PRESSURES = np.logspace(-2, 0, 10)  # bar: the published study's grid
+EXPERIMENT = {0.1: 5.1, 1.0: 7.9}  # mmol/g, pristine Mg-MOF-74, 298 K
+SEED = 29494
+
+
+class System:
+    """The supercell framework and the numbers that convert CO2 counts into uptakes."""
+
+    def __init__(self) -> None:
+        unit = mof74.load_framework()
+        self.unit = unit
+        self.repeats = mof74.repeats_for(unit.cell.array)
+        self.framework = mof74.supercell(unit, self.repeats)
+        self.cells = int(np.prod(self.repeats))
+        self.mass = mof74.molar_mass(self.framework)  # g/mol of the supercell
+        self.charged = mof74.framework_charges_present(unit)
+
+    def mmol_per_g(self, n_co2):
+        return np.asarray(n_co2) / self.mass * 1000.0
+
+    def per_cell(self, n_co2):
+        return np.asarray(n_co2) / self.cells
+
+
+def block_error(samples: np.ndarray, blocks: int = 5) -> float:
+    """Standard error of the mean from `blocks` block averages."""
+    means = np.array([b.mean() for b in np.array_split(samples, blocks)])
+    return float(means.std(ddof=1) / np.sqrt(blocks))
+
+
+def interface_for(energy: str, args, calc=None) -> UniversalASEUnifiedMLIAPInterface | None:
+    if energy == "native":
+        return None
+    if energy == "bridge":
+        return UniversalASEUnifiedMLIAPInterface(calc or GuestLJ(mof74.CUTOFF))
+    options = dict(args.calc_opt) | ({"device": args.device} if args.device else {})
+    return UniversalASEUnifiedMLIAPInterface.from_registry(args.calc, options)
+
+
+def co2_reference_energy(interface) -> float:
+    """The model's energy (eV) of one CO2 alone in a 20 A box: what fix gcmc/widom must not
+    count as adsorption energy (`intra_energy`)."""
+    co2 = Atoms("CO2", positions=[[0, 0, 0], [0, 0, 1.16], [0, 0, -1.16]], cell=[20] * 3,
+                pbc=True)
+    co2.positions += 10.0
+    co2.info.update({"charge": 0, "spin": 1})
+    co2.calc = interface.calculator
+    return float(co2.get_potential_energy())
+
+
+# -- (1) the same chain two ways -------------------------------------------------------------
+
+def chain(system: System, energy: str, pressure: float, n_cycles: int, seed: int,
+          exchanges: int, moves: int) -> dict:
+    """One GCMC chain from the empty framework; its final state and move counts."""
+    start = time.perf_counter()
+    lmp = sim.make_lammps(system.framework, energy, interface_for(energy, None))
+    sim.add_gcmc(lmp, pressure, seed, exchanges, moves)
+    counts = sim.cycles(lmp, n_cycles, len(system.framework))
+    result = {"energy": energy, "cycles": n_cycles, "final_co2": int(counts[-1]),
+              "final_pe_eV": sim.potential_energy(lmp), "moves": sim.move_counts(lmp),
+              "co2_per_cycle": counts.astype(int).tolist(),
+              "wall_s": time.perf_counter() - start}
+    lmp.close()
+    return result
+
+
+def compare_chains(system: System, args) -> dict:
+    runs = [chain(system, energy, args.compare_pressure, args.compare_cycles, SEED,
+                  args.exchanges, args.moves) for energy in ("native", "bridge")]
+    native, bridge = runs
+    identical = (native["co2_per_cycle"] == bridge["co2_per_cycle"]
+                 and native["moves"] == bridge["moves"])
+    rel = abs(native["final_pe_eV"] - bridge["final_pe_eV"]) / max(abs(native["final_pe_eV"]),
+                                                                    1e-300)
+    print(f"\n(1) chain identity at {args.compare_pressure} bar, {args.compare_cycles} cycles, "
+          f"seed {SEED}")
+    print(f"{'':28}{'native':>16}{'bridge':>16}")
+    print(f"{'final CO2':28}{native['final_co2']:>16d}{bridge['final_co2']:>16d}")
+    print(f"{'final energy (eV)':28}{native['final_pe_eV']:>16.10f}"
+          f"{bridge['final_pe_eV']:>16.10f}")
+    for name in sim.MOVES:
+        print(f"{name:28}{native['moves'][name]:>16d}{bridge['moves'][name]:>16d}")
+    print(f"{'wall time (s)':28}{native['wall_s']:>16.1f}{bridge['wall_s']:>16.1f}")
+    print(f"identical chains: {identical}; energy relative difference {rel:.2e}")
+    return {"pressure_bar": args.compare_pressure, "identical": identical,
+            "energy_rel_diff": rel, "native": native, "bridge": bridge}
+
+
+# -- (2) the isotherm ------------------------------------------------------------------------
+
+def run_pressure(system: System, pressure: float, args, state: Path, energy: str,
+                 clock: dict) -> dict:
+    """One point of the isotherm: GCMC from the empty framework (or from this pressure's restart
+    file), progress per block, restart file + samples after every block.  Self-contained, so
+    that the pressures can later run as replicas of one job."""
+    restart, samples_file = state.with_suffix(".restart"), state.with_suffix(".json")
+    counts: list[float] = []
+    interface = interface_for(energy, args)
+    intra = co2_reference_energy(interface) if energy == "model" else 0.0
+    if samples_file.exists() and restart.exists():
+        saved = json.loads(samples_file.read_text())
+        counts = saved["co2_per_cycle"]
+        lmp = sim.make_lammps(system.framework, energy, interface, restart=restart)
+        print(f"  resuming {pressure:.4g} bar at cycle {len(counts)}", flush=True)
+    else:
+        lmp = sim.make_lammps(system.framework, energy, interface)
+    sim.add_gcmc(lmp, pressure, args.seed, args.exchanges, args.moves, intra)
+    total, block = args.cycles, max(1, args.cycles // args.blocks)
+    start = time.perf_counter()
+    done_before = len(counts)
+    while len(counts) < total:
+        n = min(block, total - len(counts))
+        counts += sim.cycles(lmp, n, len(system.framework)).tolist()
+        lmp.command(f"write_restart {restart}")
+        samples_file.write_text(json.dumps({"pressure_bar": pressure,
+                                            "co2_per_cycle": counts}))
+        elapsed = time.perf_counter() - start
+        rate = elapsed / (len(counts) - done_before)
+        clock["cycles_left"] -= n
+        prod = np.array(counts[args.equilibration:]) if len(counts) > args.equilibration else []
+        so_far = (f"{system.mmol_per_g(np.mean(prod)):.3f} mmol/g" if len(prod)
+                  else "equilibrating")
+        left_here = rate * (total - len(counts))
+        print(f"  {pressure:8.4g} bar  cycle {len(counts):5d}/{total}  CO2 now {counts[-1]:4.0f}"
+              f"  uptake so far {so_far}  {elapsed:6.1f} s here, ~{left_here:.0f} s left here,"
+              f" ~{rate * clock['cycles_left'] / 60:.1f} min left in all", flush=True)
+    moves = sim.move_counts(lmp)
+    lmp.close()
+    production = np.array(counts[args.equilibration:])
+    mean, err = float(production.mean()), block_error(production, args.blocks)
+    result = {"pressure_bar": pressure, "cycles": total, "equilibration": args.equilibration,
+              "co2_mean": mean, "co2_err": err,
+              "mmol_g": float(system.mmol_per_g(mean)), "mmol_g_err": float(system.mmol_per_g(err)),
+              "per_cell": float(system.per_cell(mean)), "per_cell_err": float(system.per_cell(err)),
+              "wall_s": time.perf_counter() - start, "moves": moves, "resumed": done_before > 0,
+              "co2_reference_eV": intra}
+    samples_file.write_text(json.dumps({"pressure_bar": pressure, "co2_per_cycle": counts,
+                                        "result": result}))
+    return result
+
+
+def isotherm(system: System, args, energy: str) -> list[dict]:
+    state = args.out / "state"
+    state.mkdir(parents=True, exist_ok=True)
+    pressures = args.pressures
+    finished: dict[int, dict] = {}
+    if args.resume:
+        for k in range(len(pressures)):
+            f = state / f"p{k:02d}.json"
+            if f.exists() and "result" in (saved := json.loads(f.read_text())):
+                finished[k] = saved["result"]
+    else:
+        for f in state.glob("p*.*"):
+            f.unlink()
+    print(f"\n(2) isotherm, {energy} energy: {len(pressures)} pressures x {args.cycles} cycles "
+          f"({args.exchanges} exchange + {args.moves} move trials each, first "
+          f"{args.equilibration} cycles equilibration, {args.blocks} blocks)", flush=True)
+    clock = {"cycles_left": sum(args.cycles for k in range(len(pressures)) if k not in finished)}
+    results = []
+    for k, p in enumerate(pressures):
+        if k in finished:
+            print(f"  {p:8.4g} bar  finished before, skipped", flush=True)
+            results.append(finished[k])
+            continue
+        results.append(run_pressure(system, float(p), args, state / f"p{k:02d}", energy,
+                                    clock))
+    print(f"\n{'p (bar)':>9} {'CO2/supercell':>16} {'mmol/g':>16} {'CO2/unit cell':>16}"
+          f" {'exp. mmol/g':>12} {'cycles':>7} {'wall (s)':>9}")
+    for r in results:
+        exp = EXPERIMENT.get(round(r["pressure_bar"], 6))
+        print(f"{r['pressure_bar']:9.4g} {r['co2_mean']:9.2f} ± {r['co2_err']:4.2f} "
+              f"{r['mmol_g']:9.3f} ± {r['mmol_g_err']:5.3f} {r['per_cell']:9.3f} ± "
+              f"{r['per_cell_err']:5.3f} {exp if exp else '':>12} {r['cycles']:7d} "
+              f"{r['wall_s']:9.1f}")
+    return results
+
+
+# -- (3) fix widom ---------------------------------------------------------------------------
+
+class RecordingGuestLJ(GuestLJ):
+    """GuestLJ that keeps (x, y, z of the C, LJ energy) of every state with one CO2: the test
+    insertions fix widom makes into the empty framework."""
+
+    def __init__(self, cutoff: float) -> None:
+        super().__init__(cutoff)
+        self.records: list[tuple[float, float, float, float]] = []
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=None):
+        super().calculate(atoms, properties, system_changes or ["positions"])
+        site, guest = self.sites(self.atoms)
+        if guest.sum() == 3:
+            carbon = np.flatnonzero(guest & (self.atoms.numbers == 6))[0]
+            self.records.append((*self.atoms.positions[carbon], self.results["energy"]))
+
+
+def widom(system: System, args) -> dict:
+    """mu_ex of CO2 at infinite dilution by fix widom through the bridge, and the insertion map."""
+    start = time.perf_counter()
+    calc = RecordingGuestLJ(mof74.CUTOFF)
+    lmp = sim.make_lammps(system.framework, "bridge", interface_for("bridge", args, calc))
+    mu_k = sim.widom(lmp, args.seed, args.widom_blocks, args.widom_insertions)
+    lmp.close()
+    kt = kB * mof74.TEMPERATURE
+    boltzmann = np.exp(-mu_k / kt)  # each invocation: <exp(-dU/kT)> over its insertions
+    mu = float(-kt * np.log(boltzmann.mean()))
+    nb = min(5, len(mu_k))
+    blocks = np.array([-kt * np.log(b.mean()) for b in np.array_split(boltzmann, nb)])
+    mu_err = float(blocks.std(ddof=1) / np.sqrt(nb)) if nb > 1 else float("nan")
+    # Henry coefficient: n = K_H p with K_H = exp(-mu_ex/kT) / (rho_framework R T)
+    density = system.mass / 1000.0 / (system.framework.get_volume() * 1e-30 * 6.02214076e23)
+    henry = float(np.exp(-mu / kt) / (density * 8.314462618 * mof74.TEMPERATURE))  # mol/kg/Pa
+    records = np.array(calc.records)
+    result = {"mu_ex_eV": mu, "mu_ex_err_eV": mu_err, "mu_ex_kJ_mol": mu / (kJ / mol),
+              "mu_ex_err_kJ_mol": mu_err / (kJ / mol), "insertions": int(len(mu_k) *
+                                                                      args.widom_insertions),
+              "recorded_insertions": len(records), "henry_mmol_g_bar": henry * 1e5,
+              "wall_s": time.perf_counter() - start}
+    print(f"\n(3) fix widom, empty framework, {result['insertions']} insertions "
+          f"({len(mu_k)} x {args.widom_insertions}): mu_ex = {result['mu_ex_kJ_mol']:.2f} ± "
+          f"{result['mu_ex_err_kJ_mol']:.2f} kJ/mol; Henry coefficient "
+          f"{result['henry_mmol_g_bar']:.3f} mmol/g/bar; {result['wall_s']:.0f} s")
+    return result | {"_records": records}
+
+
+# -- plots -----------------------------------------------------------------------------------
+
+def plot_isotherm(system: System, results: list[dict], path: Path, label: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    p = np.array([r["pressure_bar"] for r in results])
+    y = np.array([r["mmol_g"] for r in results])
+    e = np.array([r["mmol_g_err"] for r in results])
+    fig, ax = plt.subplots(figsize=(5.5, 4), dpi=120)
+    ax.errorbar(p, y, yerr=e, fmt="o-", capsize=3, label=f"GCMC, {label}")
+    ax.plot(list(EXPERIMENT), list(EXPERIMENT.values()), "s", color="k",
+            label="experiment (pristine Mg-MOF-74)")
+    ax.set_xscale("log")
+    ax.set_xlabel("CO$_2$ pressure (bar)")
+    ax.set_ylabel("uptake (mmol/g)")
+    right = ax.secondary_yaxis("right", functions=(lambda m: m * system.mass / 1000 /
+                                                   system.cells,
+                                                   lambda c: c * system.cells * 1000 /
+                                                   system.mass))
+    right.set_ylabel("CO$_2$ per unit cell (54 atoms)")
+    ax.set_title("CO$_2$ in Mg-MOF-74 (CoRE VOGTIV), 298 K", fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_widom_map(system: System, records: np.ndarray, path: Path, bins: int = 24) -> None:
+    """Lowest insertion energy per bin, projected along the channels (lattice vector a).
+
+    The supercell's insertions are folded into one unit cell (the supercell is 4 x 2 x 2
+    copies of it, so this is exact) and the unit-cell map is drawn 2 x 2 times."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    unit = mof74.supercell(system.unit, (1, 1, 1)).cell.array  # unit cell, LAMMPS' orientation
+    axis = mof74.channel_axis(unit)
+    plane = [k for k in range(3) if k != axis]
+    frac = records[:, :3] @ np.linalg.inv(unit)
+    frac -= np.floor(frac)
+    idx = np.minimum((frac[:, plane] * bins).astype(int), bins - 1)
+    lowest = np.full(bins * bins, np.inf)
+    np.minimum.at(lowest, idx[:, 0] * bins + idx[:, 1], records[:, 3] / (kJ / mol))
+    grid = np.where(np.isfinite(lowest), lowest, np.nan).reshape(bins, bins)
+    # orthonormal axes of the plane perpendicular to the channels
+    normal = unit[axis] / np.linalg.norm(unit[axis])
+    b, c = unit[plane[0]], unit[plane[1]]
+    e1 = b - (b @ normal) * normal
+    e1 /= np.linalg.norm(e1)
+    e2 = np.cross(normal, e1)
+    u, v = np.meshgrid(np.arange(bins + 1) / bins, np.arange(bins + 1) / bins, indexing="ij")
+    fig, ax = plt.subplots(figsize=(6.4, 5), dpi=120)
+    fw = system.framework
+    for shift in ([0, 0], [1, 0], [0, 1], [1, 1]):
+        corner = shift[0] * b + shift[1] * c
+        x = u[..., None] * b + v[..., None] * c + corner
+        mesh = ax.pcolormesh(x @ e1, x @ e2, np.clip(grid, None, 0.0), cmap="viridis",
+                             shading="flat", vmax=0.0)
+    fig.colorbar(mesh, ax=ax, label="lowest CO$_2$ insertion energy in bin (kJ/mol)")
+    fmg = fw.get_scaled_positions()[fw.numbers == 12] * system.repeats
+    inside = (fmg[:, plane] < 2).all(axis=1)
+    mg = fmg[inside] @ unit
+    ax.scatter(mg @ e1, mg @ e2, s=10, c="r", label="Mg (open metal site)")
+    ax.set_aspect("equal")
+    ax.set_xlabel("Å")
+    ax.set_ylabel("Å")
+    ax.set_title(f"fix widom in the empty framework: {len(records)} CO$_2$ insertions,\n"
+                 "projected along the channels (unit cell drawn 2 x 2)", fontsize=9)
+    ax.legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+# -- main ------------------------------------------------------------------------------------
+
+def arguments(argv=None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cycles", type=int, default=60, help="GCMC cycles per pressure")
+    ap.add_argument("--equilibration", type=int, default=None,
+                    help="cycles left out of the averages (default: 40%%)")
+    ap.add_argument("--blocks", type=int, default=5, help="blocks for error bars and progress")
+    ap.add_argument("--exchanges", type=int, default=15, help="insertion/deletion trials/cycle")
+    ap.add_argument("--moves", type=int, default=5, help="translation/rotation trials/cycle")
+    ap.add_argument("--pressures", type=float, nargs="+", default=PRESSURES.tolist(),
+                    help="bar (default: 10 log-spaced, 0.01-1)")
+    ap.add_argument("--seed", type=int, default=SEED)
+    ap.add_argument("--energy", choices=("native", "bridge"), default="bridge",
+                    help="energy of the isotherm (the classical model either way)")
+    ap.add_argument("--compare-cycles", type=int, default=10,
+                    help="cycles of the chain-identity check (0: skip)")
+    ap.add_argument("--compare-pressure", type=float, default=1.0)
+    ap.add_argument("--widom-blocks", type=int, default=10, help="fix widom invocations (0: skip)")
+    ap.add_argument("--widom-insertions", type=int, default=100, help="insertions/invocation")
+    ap.add_argument("--no-isotherm", action="store_true")
+    ap.add_argument("--resume", action="store_true",
+                    help="skip finished pressures, continue the interrupted one from its restart")
+    ap.add_argument("--calc", help="registry model as the whole energy (e.g. orb-v3-direct-omol,"
+                    " uma-s-1p1 with --calc-opt task=odac); only the isotherm runs")
+    ap.add_argument("--calc-opt", type=option, action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--device", help="for --calc models, e.g. cuda (default: the model's)")
+    ap.add_argument("--out", type=Path, default=HERE / "output")
+    args = ap.parse_args(argv)
+    if args.equilibration is None:
+        args.equilibration = (2 * args.cycles) // 5
+    if args.cycles - args.equilibration < args.blocks:
+        ap.error("need at least --blocks production cycles after --equilibration")
+    return args
+
+
+def main(argv=None) -> dict:
+    args = arguments(argv)
+    start = time.perf_counter()
+    args.out.mkdir(parents=True, exist_ok=True)
+    system = System()
+    unit = system.unit
+    print(f"{mof74.ENTRY} ({mof74.DATASET}): {len(unit)} atoms {unit.get_chemical_formula()}, "
+          f"a b c = {' '.join(f'{x:.3f}' for x in unit.cell.lengths())} A, angles "
+          f"{' '.join(f'{x:.2f}' for x in unit.cell.angles())}; widths "
+          f"{' '.join(f'{w:.2f}' for w in mof74.widths(unit.cell.array))} A; framework charges "
+          f"in the file: {system.charged}")
+    print(f"supercell {'x'.join(map(str, system.repeats))} = {len(system.framework)} atoms "
+          f"(widths {' '.join(f'{w:.2f}' for w in mof74.widths(system.framework.cell.array))} A"
+          f" >= 2 x {mof74.CUTOFF} A); channels along lattice vector "
+          f"{'abc'[mof74.channel_axis(unit.cell.array)]}")
+    report: dict = {"entry": mof74.ENTRY, "dataset": mof74.DATASET, "unit_atoms": len(unit),
+                    "cellpar": unit.cell.cellpar().tolist(), "repeats": system.repeats,
+                    "framework_charges_in_file": system.charged, "args": {
+                        k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
+    if args.calc:
+        results = isotherm(system, args, "model")
+        report["isotherm"] = results
+        label = args.calc
+    else:
+        if args.compare_cycles:
+            report["chains"] = compare_chains(system, args)
+        results = [] if args.no_isotherm else isotherm(system, args, args.energy)
+        report["isotherm"] = results
+        label = f"UFF + TraPPE ({args.energy})"
+        if args.widom_blocks:
+            w = widom(system, args)
+            records = w.pop("_records")
+            report["widom"] = w
+            np.save(args.out / "widom_insertions.npy", records)  # x y z of C (A), LJ energy (eV)
+            plot_widom_map(system, records, args.out / "widom_map.png")
+            print(f"wrote {args.out / 'widom_map.png'}")
+    if results:
+        with open(args.out / "isotherm.csv", "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["pressure_bar", "co2_per_supercell", "err", "mmol_g", "mmol_g_err",
+                             "co2_per_unit_cell", "per_cell_err", "cycles", "wall_s"])
+            for r in results:
+                writer.writerow([r["pressure_bar"], r["co2_mean"], r["co2_err"], r["mmol_g"],
+                                 r["mmol_g_err"], r["per_cell"], r["per_cell_err"],
+                                 r["cycles"], r["wall_s"]])
+        plot_isotherm(system, results, args.out / "isotherm.png", label)
+        print(f"wrote {args.out / 'isotherm.csv'} and {args.out / 'isotherm.png'}")
+    report["wall_s"] = time.perf_counter() - start
+    (args.out / "results.json").write_text(json.dumps(report, indent=1))
+    print(f"total wall time {report['wall_s']:.0f} s; wrote {args.out / 'results.json'}")
+    return report
+
+
+if __name__ == "__main__":
+    main()

