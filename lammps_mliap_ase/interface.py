@@ -240,6 +240,7 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
         atoms = self._prepare(data, units, local.numbers, local.positions, local.charges,
                               local.magmoms, pbc=np.zeros(3, dtype=bool), info=self._info())
         calc = self.calculator
+        _announce(calc, ["energies"] + (["stresses"] if data.vflag else []))
         full = res.energy_and_forces(calc, atoms)
         energies = res.per_atom_energies(calc, atoms, "cluster mode sums per-atom energies")
         mine = res.Results(float(energies[:n].sum()), full.forces[:n], energies[:n])
@@ -278,6 +279,9 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
         atoms = self._prepare(data, units, numbers, positions, charges, magmoms, data.pbc,
                               self._info(charges, magmoms))
         calc = self.calculator
+        _announce(calc, [name for name, wanted in (
+            ("energies", data.eflag & _ENERGY_ATOM), ("stresses", data.vflag & _VIRIAL_ATOM),
+            ("stress", data.vflag and atoms.pbc.any())) if wanted])
         result = res.energy_and_forces(calc, atoms)
         if data.eflag & _ENERGY_ATOM:
             result.energies = res.per_atom_energies(calc, atoms)
@@ -363,3 +367,11 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
         if key not in self._warned:
             self._warned.add(key)
             warnings.warn(f"lammps-mliap-ase: {message}", stacklevel=2)
+
+
+def _announce(calc, properties: list[str]) -> None:
+    """Tell a calculator that evaluates elsewhere (client.SharedModelCalculator) which
+    properties follow energy and forces, so one round trip serves the whole step."""
+    request = getattr(calc, "request_properties", None)
+    if request is not None:
+        request(properties)

@@ -1,0 +1,218 @@
+"""Replicas sharing one model server (docs/replicas.md): exact, batched, and fault-tolerant.
+
+EMT through the server is compared at 1e-10 relative, not bitwise: one EMT object serves all
+replicas, so its neighbour list is rebuilt for each system and sums run in another order
+(measured: the last of 12 printed digits differs now and then).
+
+The reference is each replica run alone with the model in its own process.  Replicas differ
+(temperature, pressure), so a result delivered to the wrong replica, or systems swapped inside
+a batch, changes their trajectories and fails these tests.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_cli import thermo_rows
+from test_mpi import clean_mpi_environment
+
+DATA = Path(__file__).parent / "data"
+BIN = Path(sys.executable).parent
+LAMMPS_ASE = str(BIN / "lammps-ase")
+ARGON_LJ = ["--calc", "torchsim-lj", "--calc-opt", "sigma=3.405", "--calc-opt",
+            "epsilon=0.0103", "--calc-opt", "cutoff=8.5"]
+ARGON_MD = ["-var", "elem", "Ar", "-var", "lat", "5.26", "-var", "mass", "39.948"]
+TEMPERATURES = (60, 90, 120, 150)
+PRESSURES = (0.01, 1.0, 10.0, 100.0)  # bar: very different numbers of GCMC calls
+
+
+def numbers(log: str) -> np.ndarray:
+    rows = thermo_rows(log)
+    assert len(rows) > 2, log[-2000:]
+    return np.array([[float(x) for x in row] for row in rows[1:]])
+
+
+def assert_same_thermo(alone: str, shared: str, rtol: float = 1e-10) -> None:
+    a, b = numbers(alone), numbers(shared)
+    assert a.shape == b.shape
+    np.testing.assert_allclose(b, a, rtol=rtol, atol=1e-12 * np.abs(a).max())
+    scale = np.where(a == 0, 1.0, np.abs(a))
+    print(f"thermo: {a.shape[0]} rows, max relative difference {np.max(np.abs(b - a) / scale):.1e}")
+
+
+def run_alone(inp: Path, variables: list[str], calc: list[str], cwd: Path) -> str:
+    cwd.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run([LAMMPS_ASE, "run", "-in", str(inp), "--nocite", "--quiet", *calc,
+                           *variables], cwd=cwd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return (cwd / "log.lammps").read_text()
+
+
+def partition_input(tmp_path: Path, name: str, include: Path, values: dict[int, str]) -> Path:
+    """An input that sets index variables per partition, then includes the replica input."""
+    lines = [f"partition yes {k} variable {v}" for k, v in values.items()]
+    path = tmp_path / name
+    path.write_text("\n".join([*lines, f"include {include}", ""]))
+    return path
+
+
+def mpirun(nprocs: int) -> list[str]:
+    launcher = shutil.which("mpirun")
+    assert launcher, "mpirun is missing: scripts/setup.sh installs OpenMPI (openmpi-bin)"
+    cmd = [launcher, "--oversubscribe", "-np", str(nprocs)]
+    return cmd + (["--allow-run-as-root"] if os.geteuid() == 0 else [])
+
+
+def run_partitions(inp: Path, calc: list[str], cwd: Path, n: int) -> tuple[list[str], str]:
+    cwd.mkdir(parents=True, exist_ok=True)
+    cmd = mpirun(n) + [LAMMPS_ASE, "run", "-in", str(inp), "-partition", f"{n}x1", "--nocite",
+                       "--batched", "yes", *calc]
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=900,
+                          env=clean_mpi_environment())
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return [(cwd / f"log.lammps.{k}").read_text() for k in range(n)], proc.stderr
+
+
+def served(stderr: str) -> dict[str, float]:
+    """The server's closing line: requests, batches, mean and max batch size."""
+    match = re.search(r"served (\d+) requests from (\d+) replicas in (\d+) batches "
+                      r"\(mean ([\d.]+), max (\d+)\)", stderr)
+    assert match, stderr[-3000:]
+    keys = ("requests", "replicas", "batches", "mean", "max")
+    return dict(zip(keys, map(float, match.groups()), strict=True))
+
+
+def test_partitions_md_equal_each_replica_alone(tmp_path):
+    """4 replicas at 4 temperatures, one batched float64 model: thermo of each = its run alone
+    (1e-10 relative, 100 steps), and the server really formed batches of 4."""
+    pytest.importorskip("torch_sim", reason="torch-sim-atomistic is the float64 batched model")
+    inp = partition_input(tmp_path, "in.md", DATA / "in.replica_md",
+                          {k + 1: f"T index {t}" for k, t in enumerate(TEMPERATURES)})
+    shared, stderr = run_partitions(inp, [*ARGON_LJ, *ARGON_MD], tmp_path / "shared", 4)
+    stats = served(stderr)
+    assert stats["max"] == 4 and stats["mean"] > 3.5, stats
+    for k, t in enumerate(TEMPERATURES):
+        alone = run_alone(DATA / "in.replica_md", [*ARGON_MD, "-var", "T", str(t)], ARGON_LJ,
+                          tmp_path / f"alone{t}")
+        assert_same_thermo(alone, shared[k])
+
+
+def test_partitions_gcmc_chains_equal_alone(tmp_path):
+    """fix gcmc at 0.01 ... 100 bar as 4 replicas (very different numbers of calls): every
+    chain identical to its run alone (atoms, energy, accepted moves), and all finish."""
+    pytest.importorskip("torch_sim", reason="torch-sim-atomistic is the float64 batched model")
+    inp = partition_input(tmp_path, "in.gcmc", DATA / "in.replica_gcmc",
+                          {k + 1: f"P index {p}" for k, p in enumerate(PRESSURES)})
+    shared, stderr = run_partitions(inp, ARGON_LJ, tmp_path / "shared", 4)
+    counts = []
+    for k, p in enumerate(PRESSURES):
+        alone = run_alone(DATA / "in.replica_gcmc", ["-var", "P", str(p)], ARGON_LJ,
+                          tmp_path / f"alone{k}")
+        assert_same_thermo(alone, shared[k])
+        counts.append(numbers(shared[k])[-1, 1])
+    assert counts[0] < counts[-1], counts  # the pressures really differ
+    assert served(stderr)["requests"] > 0
+
+
+def test_separate_processes_share_one_server(tmp_path):
+    """`lammps-ase serve` + replicas started as separate processes (`--server`): EMT (one system
+    at a time, the generic path) gives each replica exactly its run alone."""
+    server, address = start_server(tmp_path, ["--calc", "emt"])
+    try:
+        procs = [replica(tmp_path / f"r{t}", address, ["-var", "T", str(t)])
+                 for t in TEMPERATURES]
+        for proc in procs:
+            assert proc.wait(300) == 0, proc.stderr.read()[-3000:]
+    finally:
+        stderr = stop(server)
+    assert served(stderr)["requests"] >= 4 * 101
+    for t in TEMPERATURES[:2]:
+        alone = run_alone(DATA / "in.replica_md", ["-var", "T", str(t)], ["--calc", "emt"],
+                          tmp_path / f"alone{t}")
+        assert_same_thermo(alone, (tmp_path / f"r{t}" / "log.lammps").read_text())
+
+
+def test_killed_replica_does_not_stop_the_others(tmp_path):
+    server, address = start_server(tmp_path, ["--calc", "emt"])
+    try:
+        procs = {t: replica(tmp_path / f"r{t}", address, ["-var", "T", str(t), "-var", "steps",
+                                                           "400"]) for t in TEMPERATURES}
+        time.sleep(3.0)
+        victim = procs.pop(TEMPERATURES[0])
+        victim.kill()
+        victim.wait()
+        for proc in procs.values():
+            assert proc.wait(300) == 0, proc.stderr.read()[-3000:]
+    finally:
+        stop(server)
+    t = TEMPERATURES[1]
+    alone = run_alone(DATA / "in.replica_md", ["-var", "T", str(t), "-var", "steps", "400"],
+                      ["--calc", "emt"], tmp_path / "alone")
+    assert_same_thermo(alone, (tmp_path / f"r{t}" / "log.lammps").read_text())
+
+
+def test_killed_server_stops_every_replica_with_one_error(tmp_path):
+    server, address = start_server(tmp_path, ["--calc", "emt"])
+    procs = [replica(tmp_path / f"r{t}", address, ["-var", "T", str(t), "-var", "steps",
+                                                    "100000"]) for t in TEMPERATURES[:3]]
+    time.sleep(3.0)
+    server.kill()
+    killed = time.monotonic()
+    for proc in procs:
+        proc.wait(60)
+        assert time.monotonic() - killed < 10.0
+        assert proc.returncode != 0
+        assert "closed the connection" in proc.stderr.read()
+    server.wait()
+
+
+def test_unresponsive_server_times_out(tmp_path):
+    """A server that stops answering (here: SIGSTOP) gives the documented timeout error."""
+    server, address = start_server(tmp_path, ["--calc", "emt"])
+    proc = replica(tmp_path / "r", address, ["-var", "steps", "100000"],
+                   ["--server-timeout", "3"])
+    try:
+        time.sleep(3.0)
+        server.send_signal(signal.SIGSTOP)
+        stopped = time.monotonic()
+        proc.wait(60)
+        assert 3.0 <= time.monotonic() - stopped < 15.0
+        assert "did not answer within 3 s" in proc.stderr.read()
+    finally:
+        server.send_signal(signal.SIGCONT)
+        stop(server)
+
+
+# -- helpers for separate processes --------------------------------------------------------------
+
+def start_server(tmp_path: Path, calc: list[str]) -> tuple[subprocess.Popen, str]:
+    address = str(tmp_path / "model.sock")
+    server = subprocess.Popen([LAMMPS_ASE, "serve", "--socket", address, *calc],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = server.stdout.readline()
+    assert "listening on" in line, line + server.stderr.read()
+    return server, address
+
+
+def replica(cwd: Path, address: str, variables: list[str],
+            extra: list[str] = ()) -> subprocess.Popen:
+    cwd.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen([LAMMPS_ASE, "run", "-in", str(DATA / "in.replica_md"), "--nocite",
+                             "--quiet", "--server", address, *extra, *variables], cwd=cwd,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def stop(server: subprocess.Popen) -> str:
+    if server.poll() is None:
+        server.terminate()
+    _, stderr = server.communicate(timeout=60)
+    return stderr
