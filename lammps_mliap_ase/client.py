@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import time
 
 import numpy as np
@@ -33,7 +34,8 @@ class SharedModelError(BridgeError):
 
 def connect(address: wire.Address, timeout: float = CONNECT_TIMEOUT) -> socket.socket:
     """A connected socket; retries until `timeout` while a server is starting."""
-    deadline = time.monotonic() + timeout
+    start = time.monotonic()
+    deadline, told = start + timeout, False
     while True:
         try:
             if address.path is not None:
@@ -50,6 +52,11 @@ def connect(address: wire.Address, timeout: float = CONNECT_TIMEOUT) -> socket.s
                 raise SharedModelError(
                     f"no model server at {address} ({exc.strerror}); start one with "
                     f"`lammps-ase serve --calc NAME --socket {address}`") from None
+            if not told and time.monotonic() - start > 2.0:
+                told = True  # a server may still be loading its model: say what we wait for
+                print(f"lammps-ase: waiting up to {timeout:g} s for the model server at "
+                      f"{address} (start it with `lammps-ase serve`)", file=sys.stderr,
+                      flush=True)
             time.sleep(0.1)
 
 

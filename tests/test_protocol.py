@@ -196,3 +196,48 @@ def test_a_per_request_error_reaches_only_its_replica(server):
 def test_no_server_is_one_clear_error(tmp_path):
     with pytest.raises(SharedModelError, match="no model server at .*lammps-ase serve"):
         SharedModelCalculator(str(tmp_path / "none.sock"), connect_timeout=0.3)
+
+
+def test_second_server_on_the_same_socket_is_refused(server):
+    with pytest.raises(BridgeError, match="a model server is already listening at"):
+        ModelServer.from_calculator(EMT(), server.address, log=None).start()
+
+
+def test_server_socket_left_by_a_dead_server_is_replaced(tmp_path):
+    path = tmp_path / "stale.sock"
+    stale = socket.socket(socket.AF_UNIX)
+    stale.bind(str(path))
+    stale.close()  # the file stays, nobody listens
+    srv = ModelServer.from_calculator(EMT(), wire.Address.parse(str(path)), log=None)
+    srv.start()
+    srv.close()
+
+
+def cli(argv, capsys) -> tuple[int, str]:
+    from lammps_mliap_ase.cli import main
+
+    code = main(argv)
+    return code, capsys.readouterr().err
+
+
+def test_cli_refuses_all_interfaces(capsys):
+    code, err = cli(["serve", "--calc", "emt", "--listen", "0.0.0.0:5555"], capsys)
+    assert code != 0
+    assert err.strip().splitlines() == [
+        "ERROR: refusing to listen on all interfaces ('0.0.0.0:5555'): name one host, e.g. "
+        "localhost:5555, or use a Unix socket path"]
+
+
+def test_cli_run_needs_a_calculator_or_a_server(tmp_path, capsys):
+    inp = tmp_path / "in.x"
+    inp.write_text("pair_style mliap unified EXISTS 0\n")
+    code, err = cli(["run", "-in", str(inp)], capsys)
+    assert code != 0
+    assert "ERROR: name a calculator with --calc NAME, or a model server with --server" in err
+
+
+def test_calculator_options_do_not_apply_to_a_replica(server):
+    from lammps_mliap_ase.calculators import make_calculator
+
+    with pytest.raises(BridgeError, match="the server's model is chosen where it is started"):
+        make_calculator("server", address=str(server.address), device="cuda")
