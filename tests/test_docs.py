@@ -78,3 +78,12 @@ def test_error_catalogue_names_existing_tests():
         windows = [" ".join(words[i:i + 2]) for i in range(max(1, len(words) - 1))]
         windows += [w for w in words if len(w) >= 12]
         assert any(w in sources for w in windows), (message[0], files)
+
+
+def test_every_example_is_run_by_a_test():
+    """What an example README states is checked by a test that runs its script (or imports
+    it): each example's directory name appears in a test file."""
+    tests = " ".join(p.read_text() for p in (REPO / "tests").glob("test_*.py"))
+    for example in sorted(p.parent.name for p in (REPO / "examples").glob("*/run.py")):
+        assert f'"{example}"' in tests or f"/{example}/" in tests or f'"{example}/' in tests, \
+            example

