@@ -62,6 +62,9 @@ class System:
 
 def block_error(samples: np.ndarray, blocks: int = 5) -> float:
     """Standard error of the mean from `blocks` block averages."""
+    blocks = min(blocks, len(samples))
+    if blocks < 2:
+        return float("nan")
     means = np.array([b.mean() for b in np.array_split(samples, blocks)])
     return float(means.std(ddof=1) / np.sqrt(blocks))
 
@@ -214,6 +217,22 @@ def isotherm(system: System, args, energy: str) -> list[dict]:
     return results
 
 
+def gap_to_experiment(results: list[dict]) -> dict[float, dict]:
+    """Simulated uptake at the experimental pressures (log-log interpolation between the two
+    nearest simulated pressures) next to experiment."""
+    p = np.array([r["pressure_bar"] for r in results])
+    y = np.array([r["mmol_g"] for r in results])
+    gaps = {}
+    for pressure, measured in EXPERIMENT.items():
+        if p.min() <= pressure <= p.max() and (y > 0).all():
+            sim_uptake = float(np.exp(np.interp(np.log(pressure), np.log(p), np.log(y))))
+            gaps[pressure] = {"simulated_mmol_g": sim_uptake, "experiment_mmol_g": measured,
+                              "ratio": sim_uptake / measured}
+            print(f"at {pressure} bar: simulated {sim_uptake:.3f} mmol/g, experiment "
+                  f"{measured} mmol/g ({100 * sim_uptake / measured:.1f} % of experiment)")
+    return gaps
+
+
 # -- (3) fix widom ---------------------------------------------------------------------------
 
 class RecordingGuestLJ(GuestLJ):
@@ -292,7 +311,7 @@ def plot_isotherm(system: System, results: list[dict], path: Path, label: str) -
     plt.close(fig)
 
 
-def plot_widom_map(system: System, records: np.ndarray, path: Path, bins: int = 24) -> None:
+def plot_widom_map(system: System, records: np.ndarray, path: Path, bins: int = 20) -> None:
     """Lowest insertion energy per bin, projected along the channels (lattice vector a).
 
     The supercell's insertions are folded into one unit cell (the supercell is 4 x 2 x 2
@@ -405,6 +424,8 @@ def main(argv=None) -> dict:
             report["chains"] = compare_chains(system, args)
         results = [] if args.no_isotherm else isotherm(system, args, args.energy)
         report["isotherm"] = results
+        if results:
+            report["gap_to_experiment"] = gap_to_experiment(results)
         label = f"UFF + TraPPE ({args.energy})"
         if args.widom_blocks:
             w = widom(system, args)
