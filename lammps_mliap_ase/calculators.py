@@ -15,6 +15,7 @@ calculator, called with the options as keyword arguments).
 from __future__ import annotations
 
 import importlib
+import logging
 import re
 import tempfile
 from collections.abc import Callable
@@ -35,7 +36,12 @@ def offline_weights(name: str, alternative: str):
     Model libraries download weights on first use; offline they fail deep inside an HTTP
     client (a name-resolution error after a hundred lines of traceback).  Any exception whose
     chain holds a network error becomes a CalculatorSetupError; other errors pass unchanged.
+    The download helper's own warnings (orb-models: cached_path) are held back: this one line
+    says it all.
     """
+    quiet = logging.getLogger("cached_path")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
     try:
         yield
     except Exception as exc:
@@ -48,6 +54,8 @@ def offline_weights(name: str, alternative: str):
                     f"({alternative})") from exc
             cause = cause.__cause__ or cause.__context__
         raise
+    finally:
+        quiet.setLevel(level)
 
 
 @dataclass
