@@ -92,9 +92,8 @@ class SharedModelCalculator(Calculator):
         self._extra = tuple(p for p in properties if p in self.implemented_properties)
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
-        # not Calculator.calculate: get_property has already stored its copy of the atoms
-        atoms = self.atoms if atoms is None else atoms
-        self.results = {}
+        Calculator.calculate(self, atoms, properties, system_changes)  # keeps a copy of atoms
+        atoms = self.atoms
         wanted = dict.fromkeys(("energy", "forces", *properties, *self._extra))
         arrays = {"numbers": atoms.numbers.astype(np.int64, copy=False),
                   "positions": atoms.positions, "cell": atoms.cell.array,

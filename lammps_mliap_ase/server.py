@@ -64,6 +64,7 @@ class Stats:
     max_batch: int = 0
     clients: int = 0
     errors: int = 0
+    busy_s: float = 0.0  # seconds inside backend.evaluate
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -199,7 +200,8 @@ class ModelServer:
         s = self.stats
         mean = s.requests / s.batches if s.batches else 0.0
         self._say(f"served {s.requests} requests from {s.clients} replicas in {s.batches} "
-                  f"batches (mean {mean:.2f}, max {s.max_batch}), {s.errors} errors")
+                  f"batches (mean {mean:.2f}, max {s.max_batch}), {s.errors} errors, "
+                  f"{s.busy_s:.1f} s in the model")
 
     # -- event loop --------------------------------------------------------------------------
 
@@ -293,10 +295,12 @@ class ModelServer:
         outcomes: list[dict | BaseException] = [None] * len(requests)
         for group in pack(costs, self.max_cost):
             self.stats.calls += 1
+            start = time.perf_counter()
             try:
                 results = self.backend.evaluate([requests[i] for i in group])
             except Exception as exc:  # noqa: BLE001 - the whole call failed: tell each replica
                 results = [exc] * len(group)
+            self.stats.busy_s += time.perf_counter() - start
             for i, result in zip(group, results, strict=True):
                 outcomes[i] = result
         self.expected = set()
