@@ -36,12 +36,13 @@ def offline_weights(name: str, alternative: str):
     Model libraries download weights on first use; offline they fail deep inside an HTTP
     client (a name-resolution error after a hundred lines of traceback).  Any exception whose
     chain holds a network error becomes a CalculatorSetupError; other errors pass unchanged.
-    The download helper's own warnings (orb-models: cached_path) are held back: this one line
-    says it all.
+    The download helpers' own log lines (orb-models: cached_path; fairchem: huggingface_hub's
+    retries) are held back: this one line says it all.
     """
-    quiet = logging.getLogger("cached_path")
-    level = quiet.level
-    quiet.setLevel(logging.CRITICAL)
+    quiet = [logging.getLogger(name) for name in ("cached_path", "huggingface_hub")]
+    levels = [logger.level for logger in quiet]
+    for logger in quiet:
+        logger.setLevel(logging.CRITICAL)
     try:
         yield
     except Exception as exc:
@@ -55,7 +56,8 @@ def offline_weights(name: str, alternative: str):
             cause = cause.__cause__ or cause.__context__
         raise
     finally:
-        quiet.setLevel(level)
+        for logger, level in zip(quiet, levels, strict=True):
+            logger.setLevel(level)
 
 
 @dataclass
