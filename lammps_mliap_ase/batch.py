@@ -357,9 +357,10 @@ def make_backend(calculator, batched: bool | None = None) -> Backend:
 
     ORBCalculator -> `OrbBackend`, FAIRChemCalculator -> `FairchemBackend`,
     `TorchSimCalculator` -> `TorchSimBackend`, anything else -> `AseBackend` (never batched).
-    ``batched=None`` batches on CUDA devices and not on the CPU, where one forward pass of
-    K systems costs about as much as K passes (docs/replicas-backends.md has the figures);
-    ``True``/``False`` forces it.
+    ``batched=None`` batches on CUDA devices and not on the CPU: there a batched pass saves
+    little or nothing (measurements disagree, docs/replicas-backends.md), while one system
+    per pass gives each replica bit-identically what it gets alone.  ``True``/``False``
+    forces it.
     """
     if _is_instance(calculator, "orb_models", "ORBCalculator"):
         cls, device = OrbBackend, calculator.device
