@@ -241,3 +241,44 @@ def test_calculator_options_do_not_apply_to_a_replica(server):
 
     with pytest.raises(BridgeError, match="the server's model is chosen where it is started"):
         make_calculator("server", address=str(server.address), device="cuda")
+
+
+def test_memory_budget_splits_a_batch(tmp_path):
+    """--max-atoms: four pending systems of 32-108 atoms with a budget of 120 atoms are
+    evaluated in several calls, each result still exact."""
+    address = wire.Address.parse(str(tmp_path / "budget.sock"))
+    srv = ModelServer.from_calculator(EMT(), address, batch_wait=0.5, max_cost=120, log=None)
+    srv.start()
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        atoms_list = systems()
+        clients = [SharedModelCalculator(str(address)) for _ in atoms_list]
+        energies = {}
+        barrier = threading.Barrier(len(clients))
+
+        def work(k):
+            atoms = atoms_list[k].copy()
+            atoms.calc = clients[k]
+            for step in range(3):
+                barrier.wait()
+                atoms.positions[0, 2] += 0.01 * (step + 1)
+                energies[k, step] = (atoms.get_potential_energy(), atoms.positions.copy())
+
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(len(clients))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        stats = clients[0].stats()
+    finally:
+        srv.stop()
+        thread.join(10)
+    # 32 + 32 + 108 + 4 atoms: any batch holding the 108-atom system and another but the
+    # 4-atom one exceeds 120 atoms and must be split into several calls
+    assert stats["max_batch"] >= 2 and stats["calls"] > stats["batches"], stats
+    for (k, _), (energy, positions) in energies.items():
+        ref = atoms_list[k].copy()
+        ref.positions[:] = positions
+        ref.calc = EMT()
+        assert energy == pytest.approx(ref.get_potential_energy(), rel=1e-14)
