@@ -185,10 +185,17 @@ def test_co2_isotherm_short_run_rises_and_times_itself(tmp_path):
     assert [float(p) for p, _, _ in rows] == [0.1, 10.0], proc.stdout
     low, high = (float(n) for _, n, _ in rows)
     assert high > low
-    assert re.search(r"^total \d+ s for 2 pressures x 20 cycles on \d+ CPU cores", proc.stdout,
-                     re.MULTILINE), proc.stdout
-    assert (tmp_path / "isotherm.csv").read_text().splitlines()[0] == "pressure_bar,co2_per_cell"
+    assert re.search(r"^total \d+ s for 2 pressures x 20 cycles \(as replicas of one model\) "
+                     r"on \d+ CPU cores", proc.stdout, re.MULTILINE), proc.stdout
+    assert re.search(r"served \d+ requests from 2 replicas", proc.stderr), proc.stderr[-2000:]
+    csv = (tmp_path / "isotherm.csv").read_text().splitlines()
+    assert csv[0] == "pressure_bar,co2_per_cell"
     assert (tmp_path / "isotherm.png").stat().st_size > 1000
+    # README: --sequential (the model in this process) gives the same numbers
+    alone = script("co2_gcmc_isotherm", "--pressures", "0.1", "10", "--cycles", "20", "--out",
+                   str(tmp_path / "seq"), "--sequential", timeout=900)
+    assert alone.returncode == 0, alone.stderr[-3000:]
+    assert (tmp_path / "seq" / "isotherm.csv").read_text().splitlines() == csv
     # the README quotes the default run's time with its machine, printed the same way
-    assert re.search(r"total \d+ s for 5 pressures x 100 cycles on 2 CPU cores", readme(
-        "co2_gcmc_isotherm"))
+    assert re.search(r"total \d+ s for 5 pressures x 100 cycles \(as replicas of one model\) "
+                     r"on 2 CPU cores", readme("co2_gcmc_isotherm"))

@@ -1,6 +1,7 @@
 """CO2 adsorption isotherm by grand-canonical Monte Carlo (fix gcmc) through the bridge.
 
     .venv/bin/python examples/co2_gcmc_isotherm/run.py            # offline stand-in model
+    .venv/bin/python examples/co2_gcmc_isotherm/run.py --sequential   # one pressure at a time
     .venv/bin/python examples/co2_gcmc_isotherm/run.py --calc orb-v3-direct-20-omat --device cuda
     .venv/bin/python examples/co2_gcmc_isotherm/run.py --calc package.module:Factory ...
 
@@ -9,13 +10,23 @@ periodic host of Mg-O rods (square channels ~7.5 A apart), rigid CO2 molecules i
 deleted, translated and rotated by `fix gcmc ... mol co2 ... full_energy` at 298 K, pressures on
 a log scale.  Every trial energy comes from the ASE calculator through LAMMPS.  Writes
 isotherm.csv and isotherm.png to --out.
+
+All pressures run at once as replicas of one job sharing one model (docs/replicas.md): this
+script starts `lammps-ase serve` with the calculator, then one replica process per pressure
+(`--worker`) that sends its systems there; a GPU model then evaluates the pending systems of all
+pressures in one batched pass.  `--sequential` runs the pressures one after the other in this
+process instead (the same numbers: each replica gets exactly what it would get alone).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
+import os
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -34,6 +45,7 @@ from host_guest import HostGuestLJ  # noqa: E402
 
 BOX = (15.0, 15.0, 14.7)  # 7 Mg-O pairs of 2.1 A along z
 RODS = [(0.0, 0.0), (7.5, 0.0), (0.0, 7.5), (7.5, 7.5)]
+SEED = 29494
 
 
 def framework() -> tuple[list[int], list[float]]:
@@ -79,6 +91,75 @@ run             {cycles}
     return float(value)
 
 
+def server_command(args: argparse.Namespace, socket: Path) -> list[str]:
+    """`lammps-ase serve` for the chosen calculator (the stand-in by its import path)."""
+    calc = ["--calc", args.calc or "host_guest:HostGuestLJ"]
+    if args.calc:
+        calc += ["--device", args.device]
+        for key, value in args.calc_opt:
+            calc += ["--calc-opt", f"{key}={value!r}"]
+    lammps_ase = Path(sys.executable).parent / "lammps-ase"
+    return [str(lammps_ase), "serve", "--socket", str(socket), *calc]
+
+
+def as_replicas(args: argparse.Namespace) -> list[tuple[float, float, float]]:
+    """Every pressure at once: one model server, one replica process per pressure."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(HERE), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="isotherm-") as tmp:
+        socket = Path(tmp) / "model.sock"
+        server = subprocess.Popen(server_command(args, socket), env=env,
+                                  stdout=subprocess.PIPE, text=True)
+        try:
+            line = server.stdout.readline()
+            if "listening" not in line:
+                raise RuntimeError("the model server did not start (its error is above)")
+            workers = [subprocess.Popen(
+                [sys.executable, __file__, "--worker", "--server", str(socket),
+                 "--pressures", repr(p), "--cycles", str(args.cycles)],
+                env=env, stdout=subprocess.PIPE, text=True) for p in args.pressures]
+            for p, worker in zip(args.pressures, workers, strict=True):
+                out, _ = worker.communicate()
+                if worker.returncode:
+                    raise RuntimeError(f"the replica at {p} bar failed (its error is above)")
+                result = json.loads(out.strip().splitlines()[-1])
+                rows.append((p, result["co2_per_cell"], result["seconds"]))
+                print(f"{p:10.3g} bar   {result['co2_per_cell']:8.3f} CO2 per cell   "
+                      f"({result['seconds']:.0f} s)", flush=True)
+        finally:
+            server.terminate()
+            server.wait(60)
+    return rows
+
+
+def worker(args: argparse.Namespace) -> None:
+    """One replica: its pressure through the shared model; prints one JSON line."""
+    (pressure,) = args.pressures
+    start = time.perf_counter()
+    n = uptake(pressure, lambda: UniversalASEUnifiedMLIAPInterface.from_registry(
+        "server", {"address": args.server}), args.cycles, seed=SEED)
+    print(json.dumps({"co2_per_cell": n, "seconds": time.perf_counter() - start}), flush=True)
+
+
+def sequential(args: argparse.Namespace) -> list[tuple[float, float, float]]:
+    """One pressure after the other, the model in this process."""
+    if args.calc:
+        def factory():
+            options = {"device": args.device, **dict(args.calc_opt)}
+            return UniversalASEUnifiedMLIAPInterface.from_registry(args.calc, options)
+    else:
+        def factory():
+            return UniversalASEUnifiedMLIAPInterface(HostGuestLJ())
+    rows = []
+    for p in args.pressures:
+        t = time.perf_counter()
+        n = uptake(p, factory, args.cycles, seed=SEED)
+        rows.append((p, n, time.perf_counter() - t))
+        print(f"{p:10.3g} bar   {n:8.3f} CO2 per cell   ({rows[-1][2]:.0f} s)", flush=True)
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--calc", help="registry name or package.module:Factory (default: the "
@@ -90,38 +171,33 @@ def main() -> None:
                     help="bar")
     ap.add_argument("--cycles", type=int, default=100)
     ap.add_argument("--out", type=Path, default=HERE / "output")
+    ap.add_argument("--sequential", action="store_true",
+                    help="one pressure after the other, in this process (default: all at once "
+                         "as replicas sharing one model server)")
+    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--server", help=argparse.SUPPRESS)
     args = ap.parse_args()
-
-    if args.calc:
-        def factory():
-            options = {"device": args.device, **dict(args.calc_opt)}
-            return UniversalASEUnifiedMLIAPInterface.from_registry(args.calc, options)
-    else:
-        def factory():
-            return UniversalASEUnifiedMLIAPInterface(HostGuestLJ())
+    if args.worker:
+        worker(args)
+        return
 
     args.out.mkdir(parents=True, exist_ok=True)
-    rows = []
     start = time.perf_counter()
-    for p in args.pressures:
-        t = time.perf_counter()
-        n = uptake(p, factory, args.cycles, seed=29494)
-        rows.append((p, n))
-        print(f"{p:10.3g} bar   {n:8.3f} CO2 per cell   ({time.perf_counter() - t:.0f} s)",
-              flush=True)
+    rows = sequential(args) if args.sequential else as_replicas(args)
+    how = "one after the other" if args.sequential else "as replicas of one model"
     print(f"total {time.perf_counter() - start:.0f} s for {len(rows)} pressures x {args.cycles} "
-          f"cycles on {describe()}", flush=True)
+          f"cycles ({how}) on {describe()}", flush=True)
     with open(args.out / "isotherm.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["pressure_bar", "co2_per_cell"])
-        writer.writerows(rows)
+        writer.writerows(row[:2] for row in rows)
 
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    p, n = np.array(rows).T
+    p, n = np.array([row[:2] for row in rows]).T
     fig, ax = plt.subplots(figsize=(5, 3.6), dpi=120)
     ax.semilogx(p, n, "o-", color="tab:blue")
     ax.set_xlabel("CO$_2$ pressure (bar)")
