@@ -11,9 +11,11 @@ For each system size S and replica count N, N water boxes of S atoms (different 
   own      N independent processes, each with its own model (what users do today);
   sequential  one replica after the other = the N = 1 `own` throughput (runs in series do not
            overlap, so their aggregate rate does not depend on N; not re-run for each N).
-Aggregate atom-steps/s = N * S * steps / (longest LAMMPS loop time of the timed run), after
-one warm-up step per replica.  Memory: the largest resident set (VmHWM) of every process,
-summed (the server's counted once).  Writes <out>/replicas.json, .md and .png.
+Aggregate atom-steps/s = N * S * steps / (longest LAMMPS loop time of the timed run), after a
+warm-up evaluation (`run 0`) per replica.  `own` is skipped where N copies of the model would
+not fit in memory (N x the N = 1 footprint > 70 % of what is available).  Memory: the
+largest resident set (VmHWM) of every process, summed (the server's counted once).
+Writes <out>/replicas.json, .md and .png.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ pair_coeff * * {species}
 timestep 0.001
 fix nve all nve
 thermo_style custom step temp pe etotal
-run 1
+run 0
 run {steps}
 """
 
@@ -129,6 +131,11 @@ def run_replicas(inputs: list[Path], calc: list[str], server: list[str] | None,
             "server": stats}
 
 
+def available_mb() -> float:
+    text = Path("/proc/meminfo").read_text()
+    return int(re.search(r"MemAvailable:\s+(\d+)", text).group(1)) / 1024
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--calc", default="orb-v3-direct-20-omat")
@@ -145,8 +152,13 @@ def main() -> None:
         modes["shared-serial"] = ["--batched", "no"]
     rows = []
     for size in args.sizes:
+        single = None  # MB held by one replica with its own model
         for n in args.replicas:
             for mode, server in modes.items():
+                if mode == "own" and single and n * single > 0.7 * available_mb():
+                    print(f"{size:6d} atoms  N={n:2d}  own: skipped, {n} models need "
+                          f"~{n * single / 1024:.0f} GB", flush=True)
+                    continue
                 with tempfile.TemporaryDirectory() as tmp:
                     folder = Path(tmp)
                     inputs = write_inputs(folder, size, n, args.steps)
@@ -155,6 +167,8 @@ def main() -> None:
                 rate = n * atoms * args.steps / max(result["loop_times"])
                 row = {"atoms": atoms, "replicas": n, "mode": mode, "rate": rate, **result}
                 rows.append(row)
+                if mode == "own" and n == 1:
+                    single = result["rss_mb"]
                 print(f"{atoms:6d} atoms  N={n:2d}  {mode:13s} {rate:10.1f} atom-steps/s  "
                       f"RSS {result['rss_mb']:8.0f} MB  {result['server']}", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)

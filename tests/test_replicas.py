@@ -129,13 +129,24 @@ def test_separate_processes_share_one_server(tmp_path):
     server, address = start_server(tmp_path, ["--calc", "emt"])
     try:
         procs = [replica(tmp_path / f"r{t}", address, ["-var", "T", str(t)])
-                 for t in TEMPERATURES]
+                 for t in TEMPERATURES[1:]]
+        # the first replica is plain `lmp` with a pair file that points at the server
+        pair = tmp_path / "shared.pkl"
+        written = subprocess.run([LAMMPS_ASE, "write-pair", str(pair), "--server", address],
+                                 capture_output=True, text=True, timeout=120)
+        assert written.returncode == 0, written.stderr
+        cwd = tmp_path / f"r{TEMPERATURES[0]}"
+        cwd.mkdir()
+        procs.append(subprocess.Popen(
+            [str(BIN / "lmp"), "-in", str(DATA / "in.replica_md"), "-var", "pairfile", str(pair),
+             "-var", "T", str(TEMPERATURES[0]), "-nocite", "-screen", "none"], cwd=cwd,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
         for proc in procs:
             assert proc.wait(300) == 0, proc.stderr.read()[-3000:]
     finally:
         stderr = stop(server)
-    assert served(stderr)["requests"] >= 4 * 101
-    for t in TEMPERATURES[:2]:
+    assert served(stderr)["requests"] == 4 * 101  # setup + 100 steps, one round trip each
+    for t in TEMPERATURES[:2]:  # the `lmp` replica and one `lammps-ase run` replica
         alone = run_alone(DATA / "in.replica_md", ["-var", "T", str(t)], ["--calc", "emt"],
                           tmp_path / f"alone{t}")
         assert_same_thermo(alone, (tmp_path / f"r{t}" / "log.lammps").read_text())
