@@ -55,19 +55,28 @@ def resolve(python: str, requirements: list[str], constraints: Path | None) -> l
         return json.loads(report.read_text())["install"]
 
 
-def torch_closure(items: list[dict]) -> set[str]:
-    """torch and every package it pulls in (transitively) within the resolved set."""
+def torch_closure(items: list[dict], roots: list[str]) -> set[str]:
+    """torch and what ONLY torch pulls in (transitively) within the resolved set.
+
+    A package that one of `roots` also needs stays in the bundle: the node's torch has some
+    version of it, but maybe not one the others accept (torch brings filelock 4, cached_path
+    wants filelock < 4)."""
     requires = {canon(i["metadata"]["name"]):
                 [canon(re.split(r"[ ;<>=!~\[(]", r, maxsplit=1)[0])
                  for r in i["metadata"].get("requires_dist", []) if "extra ==" not in r]
                 for i in items}
-    todo, seen = [n for n in requires if n in NODE_HAS or n.startswith(NODE_HAS_PREFIXES)], set()
-    while todo:
-        n = todo.pop()
-        if n not in seen and n in requires:
-            seen.add(n)
-            todo += requires[n]
-    return seen
+
+    def closure(start: list[str], stop: set[str]) -> set[str]:
+        todo, seen = list(start), set()
+        while todo:
+            n = todo.pop()
+            if n not in seen and n in requires and n not in stop:
+                seen.add(n)
+                todo += requires[n]
+        return seen
+
+    torch = {n for n in requires if n in NODE_HAS or n.startswith(NODE_HAS_PREFIXES)}
+    return closure(list(torch), set()) - closure([canon(r) for r in roots], torch)
 
 
 def repack(wheel: Path) -> None:
@@ -96,7 +105,8 @@ def main() -> None:
                  f"choose from {','.join(sorted(OPTIONAL))}")
 
     items = resolve(args.python, args.requirements, args.constraints)
-    node = torch_closure(items)
+    roots = [re.split(r"[ ;<>=!~\[(]", r, maxsplit=1)[0] for r in args.requirements]
+    node = torch_closure(items, roots)
     left_out = set().union(*(names for group, names in OPTIONAL.items() if group not in extra))
     pins, skipped = [], []
     for i in items:
