@@ -152,3 +152,18 @@ def test_model_path_is_the_whole_energy(tmp_path):
     assert point["co2_reference_eV"] != 0.0  # LJ between the three CO2 atoms
     assert "chains" not in report and "widom" not in report
     assert (tmp_path / "isotherm.png").exists()
+
+
+def test_readme_shows_the_measured_run():
+    """The README's tables are the measured run's (measured/results.json), formatted by the
+    script; the default run fits in 15 minutes and compared identical chains."""
+    measured = json.loads((EXAMPLE / "measured" / "results.json").read_text())
+    readme = (EXAMPLE / "README.md").read_text()
+    for name, table in run.markdown_tables(measured).items():
+        assert table in readme, name
+    assert measured["args"]["cycles"] == run.arguments([]).cycles  # the default size
+    assert measured["wall_s"] < 15 * 60
+    assert measured["chains"]["identical"]
+    assert len(measured["isotherm"]) == 10 and measured["widom"]["insertions"] >= 1000
+    for png in ("isotherm.png", "widom_map.png"):
+        assert (EXAMPLE / "measured" / png).stat().st_size > 10_000

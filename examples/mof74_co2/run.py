@@ -35,6 +35,7 @@ from guest_lj import GuestLJ  # noqa: E402
 
 from lammps_mliap_ase import UniversalASEUnifiedMLIAPInterface  # noqa: E402
 from lammps_mliap_ase.cli import option  # noqa: E402
+from lammps_mliap_ase.machine import describe  # noqa: E402
 
 PRESSURES = np.logspace(-2, 0, 10)  # bar: the published study's grid
 EXPERIMENT = {0.1: 5.1, 1.0: 7.9}  # mmol/g, pristine Mg-MOF-74, 298 K
@@ -258,6 +259,10 @@ def widom(system: System, args) -> dict:
     lmp = sim.make_lammps(system.framework, "bridge", interface_for("bridge", args, calc))
     mu_k = sim.widom(lmp, args.seed, args.widom_blocks, args.widom_insertions)
     lmp.close()
+    lmp = sim.make_lammps(system.framework, "native")  # the same insertions, natively
+    mu_native = sim.widom(lmp, args.seed, args.widom_blocks, args.widom_insertions)
+    lmp.close()
+    same = bool(np.allclose(mu_k, mu_native, rtol=1e-8, atol=0.0))
     kt = kB * mof74.TEMPERATURE
     boltzmann = np.exp(-mu_k / kt)  # each invocation: <exp(-dU/kT)> over its insertions
     mu = float(-kt * np.log(boltzmann.mean()))
@@ -272,11 +277,13 @@ def widom(system: System, args) -> dict:
               "mu_ex_err_kJ_mol": mu_err / (kJ / mol), "insertions": int(len(mu_k) *
                                                                       args.widom_insertions),
               "recorded_insertions": len(records), "henry_mmol_g_bar": henry * 1e5,
+              "native_identical": same,
               "wall_s": time.perf_counter() - start}
     print(f"\n(3) fix widom, empty framework, {result['insertions']} insertions "
           f"({len(mu_k)} x {args.widom_insertions}): mu_ex = {result['mu_ex_kJ_mol']:.2f} ± "
           f"{result['mu_ex_err_kJ_mol']:.2f} kJ/mol; Henry coefficient "
-          f"{result['henry_mmol_g_bar']:.3f} mmol/g/bar; {result['wall_s']:.0f} s")
+          f"{result['henry_mmol_g_bar']:.3f} mmol/g/bar; native fix widom gives the same "
+          f"mu_ex per invocation (1e-8): {same}; {result['wall_s']:.0f} s (both)")
     return result | {"_records": records}
 
 
@@ -360,11 +367,64 @@ def plot_widom_map(system: System, records: np.ndarray, path: Path, bins: int = 
     plt.close(fig)
 
 
+# -- the README's tables ---------------------------------------------------------------------
+
+def markdown_tables(report: dict) -> dict[str, str]:
+    """The README's tables, made from a results.json (tests/test_mof74.py checks that the
+    README shows exactly these for measured/results.json)."""
+    tables = {}
+    if "chains" in report:
+        c = report["chains"]
+        native, bridge = c["native"], c["bridge"]
+        rows = [f"| final CO2 | {native['final_co2']} | {bridge['final_co2']} |",
+                f"| final energy (eV) | {native['final_pe_eV']:.10f} | "
+                f"{bridge['final_pe_eV']:.10f} |"]
+        rows += [f"| {name} | {native['moves'][name]} | {bridge['moves'][name]} |"
+                 for name in sim.MOVES]
+        rows.append(f"| wall time (s) | {native['wall_s']:.1f} | {bridge['wall_s']:.1f} |")
+        tables["chains"] = (f"{c['native']['cycles']} cycles at {c['pressure_bar']:g} bar, seed "
+                            f"{SEED}, from the empty framework:\n\n| | native | bridge |\n"
+                            "| --- | --- | --- |\n" + "\n".join(rows) +
+                            f"\n\nIdentical chains (CO2 count after every cycle and all move "
+                            f"counts): **{c['identical']}**; final energies differ by "
+                            f"{c['energy_rel_diff']:.1e} (relative).")
+    if report.get("isotherm"):
+        rows = []
+        for r in report["isotherm"]:
+            exp = EXPERIMENT.get(round(r["pressure_bar"], 6), "")
+            rows.append(f"| {r['pressure_bar']:.4g} | {r['mmol_g']:.3f} ± {r['mmol_g_err']:.3f} "
+                        f"| {r['per_cell']:.3f} ± {r['per_cell_err']:.3f} | {r['co2_mean']:.2f} "
+                        f"| {exp} | {r['cycles']} | {r['wall_s']:.0f} |")
+        gaps = [f"- at {float(p):g} bar: {g['simulated_mmol_g']:.3f} mmol/g simulated "
+                f"(interpolated), {g['experiment_mmol_g']} mmol/g measured: "
+                f"**{100 * g['ratio']:.1f} %** of experiment"
+                for p, g in report.get("gap_to_experiment", {}).items()]
+        tables["isotherm"] = ("| p (bar) | mmol/g | CO2 per unit cell | CO2 per supercell | "
+                              "experiment (mmol/g) | cycles | wall (s) |\n"
+                              "| --- | --- | --- | --- | --- | --- | --- |\n" + "\n".join(rows)
+                              + "\n\n" + "\n".join(gaps))
+    if "widom" in report:
+        w = report["widom"]
+        tables["widom"] = (f"| insertions | mu_ex (kJ/mol) | Henry coefficient (mmol/g/bar) | "
+                           f"wall (s) |\n| --- | --- | --- | --- |\n| {w['insertions']} | "
+                           f"{w['mu_ex_kJ_mol']:.2f} ± {w['mu_ex_err_kJ_mol']:.2f} | "
+                           f"{w['henry_mmol_g_bar']:.2f} | {w['wall_s']:.0f} |\n\nThe same "
+                           f"insertions in native LAMMPS (same seed) give the same mu_ex in "
+                           f"every invocation (to 1e-8): **{w.get('native_identical')}**.")
+        if report.get("isotherm"):
+            low = report["isotherm"][0]
+            tables["widom"] += (
+                f"\n\nHenry's law from Widom at {low['pressure_bar']:g} bar: "
+                f"{w['henry_mmol_g_bar'] * low['pressure_bar']:.4f} mmol/g; GCMC there: "
+                f"{low['mmol_g']:.4f} ± {low['mmol_g_err']:.4f} mmol/g.")
+    return tables
+
+
 # -- main ------------------------------------------------------------------------------------
 
 def arguments(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--cycles", type=int, default=60, help="GCMC cycles per pressure")
+    ap.add_argument("--cycles", type=int, default=100, help="GCMC cycles per pressure")
     ap.add_argument("--equilibration", type=int, default=None,
                     help="cycles left out of the averages (default: 40%%)")
     ap.add_argument("--blocks", type=int, default=5, help="blocks for error bars and progress")
@@ -373,8 +433,9 @@ def arguments(argv=None) -> argparse.Namespace:
     ap.add_argument("--pressures", type=float, nargs="+", default=PRESSURES.tolist(),
                     help="bar (default: 10 log-spaced, 0.01-1)")
     ap.add_argument("--seed", type=int, default=SEED)
-    ap.add_argument("--energy", choices=("native", "bridge"), default="bridge",
-                    help="energy of the isotherm (the classical model either way)")
+    ap.add_argument("--energy", choices=("native", "bridge"), default="native",
+                    help="energy of the isotherm (the classical model either way; bridge: see "
+                    "the README's known issue)")
     ap.add_argument("--compare-cycles", type=int, default=10,
                     help="cycles of the chain-identity check (0: skip)")
     ap.add_argument("--compare-pressure", type=float, default=1.0)
@@ -388,6 +449,8 @@ def arguments(argv=None) -> argparse.Namespace:
     ap.add_argument("--calc-opt", type=option, action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--device", help="for --calc models, e.g. cuda (default: the model's)")
     ap.add_argument("--out", type=Path, default=HERE / "output")
+    ap.add_argument("--readme-tables", type=Path, metavar="RESULTS_JSON",
+                    help="print the README's markdown tables made from a results.json, and exit")
     args = ap.parse_args(argv)
     if args.equilibration is None:
         args.equilibration = (2 * args.cycles) // 5
@@ -398,7 +461,12 @@ def arguments(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> dict:
     args = arguments(argv)
+    if args.readme_tables:
+        for name, table in markdown_tables(json.loads(args.readme_tables.read_text())).items():
+            print(f"<!-- {name} -->\n{table}\n")
+        return {}
     start = time.perf_counter()
+    print(f"on {describe()}")
     args.out.mkdir(parents=True, exist_ok=True)
     system = System()
     unit = system.unit
@@ -446,8 +514,10 @@ def main(argv=None) -> dict:
         plot_isotherm(system, results, args.out / "isotherm.png", label)
         print(f"wrote {args.out / 'isotherm.csv'} and {args.out / 'isotherm.png'}")
     report["wall_s"] = time.perf_counter() - start
+    report["machine"] = describe()
     (args.out / "results.json").write_text(json.dumps(report, indent=1))
-    print(f"total wall time {report['wall_s']:.0f} s; wrote {args.out / 'results.json'}")
+    print(f"total wall time {report['wall_s']:.0f} s on {report['machine']}; wrote "
+          f"{args.out / 'results.json'}")
     return report
 
 
