@@ -39,6 +39,14 @@ def test_structure_and_supercell(system):
     assert mof74.channel_axis(unit.cell.array) == 0  # a: the hexagonal c axis
     assert system.repeats == (4, 2, 2) and len(system.framework) == 864
     assert (mof74.widths(system.framework.cell.array) >= 2 * mof74.CUTOFF).all()
+    # the README's force-field table: UFF sigma = x / 2^(1/6), epsilon = D in kcal/mol
+    from ase.units import kB, kcal, mol
+
+    table = {s.name: (round(s.sigma, 3), s.epsilon) for s in mof74.SITES}
+    assert table["Mg_mof"][0] == 2.691 and table["O_mof"][0] == 3.118
+    assert table["C_mof"][0] == 3.431 and table["H_mof"][0] == 2.571
+    assert table["Mg_mof"][1] == pytest.approx(0.111 * kcal / mol)
+    assert table["O_co2"] == (3.05, pytest.approx(79.0 * kB))
     # 1 mmol/g = 0.728 CO2 per 54-atom cell
     one_mmol_g = system.mass / 1000.0  # CO2 per supercell
     assert system.mmol_per_g(one_mmol_g) == pytest.approx(1.0)
