@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import requires_mpi
+
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
 
@@ -84,6 +86,7 @@ def mpi_line(nprocs: int) -> dict[str, float]:
     return {"pe": pe, "press": press, "pe_emt": pe_emt, "press_emt": press_emt}
 
 
+@requires_mpi
 def test_cu_emt_mpi_same_numbers_on_1_2_4_ranks():
     """README: pe and press agree across -np 1, 2, 4 to the quoted relative difference; pe
     equals EMT called directly to the same, press to the precision of LAMMPS' nktv2p."""
