@@ -144,12 +144,17 @@ def main() -> None:
     ap.add_argument("--replicas", type=int, nargs="+", default=[1, 2, 4, 8, 16])
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--serial", action="store_true", help="also time the server unbatched")
+    ap.add_argument("--modes", nargs="+", choices=("shared", "own", "shared-serial"),
+                    help="time only these modes (default: shared, own, and shared-serial "
+                         "with --serial)")
     ap.add_argument("--out", type=Path, default=HERE / "results")
     args = ap.parse_args()
     calc = ["--calc", args.calc, "--device", args.device, "--calc-opt", "random_weights=True"]
     modes = {"shared": ["--batched", "yes"], "own": None}
-    if args.serial:
+    if args.serial or (args.modes and "shared-serial" in args.modes):
         modes["shared-serial"] = ["--batched", "no"]
+    if args.modes:
+        modes = {mode: server for mode, server in modes.items() if mode in args.modes}
     rows = []
     for size in args.sizes:
         single = None  # MB held by one replica with its own model
