@@ -10,6 +10,7 @@ import socket
 import stat
 import struct
 import threading
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -22,17 +23,25 @@ from lammps_mliap_ase.errors import BridgeError
 from lammps_mliap_ase.server import ModelServer
 
 
-@pytest.fixture
-def server(tmp_path):
+@contextmanager
+def serving(path, **options):
     """An EMT model server in a thread (generic one-system-at-a-time backend)."""
-    address = wire.Address.parse(str(tmp_path / "model.sock"))
-    srv = ModelServer.from_calculator(EMT(), address, batch_wait=0.5, log=None)
+    srv = ModelServer.from_calculator(EMT(), wire.Address.parse(str(path)), batch_wait=0.5,
+                                      log=None, **options)
     srv.start()
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
-    yield srv
-    srv.stop()
-    thread.join(10)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+        thread.join(10)
+
+
+@pytest.fixture
+def server(tmp_path):
+    with serving(tmp_path / "model.sock") as srv:
+        yield srv
 
 
 def systems():
@@ -80,18 +89,18 @@ def test_socket_is_private(server):
     assert stat.S_IMODE(os.stat(server.address.path).st_mode) == 0o600
 
 
-def test_results_reach_the_replica_that_asked(server):
-    """Four clients in threads, four different systems, batched together (the server waits
-    for all of them): each gets exactly EMT's answer for its own system."""
+def replicas_in_threads(address, steps: int = 3) -> dict:
+    """One client thread per system of `systems()`, moving an atom and asking for energy,
+    forces and stress `steps` times in step with the others; the server's stats at the end."""
     atoms_list = systems()
-    clients = [SharedModelCalculator(str(server.address)) for _ in atoms_list]
-    results: dict[int, tuple] = {}
+    clients = [SharedModelCalculator(str(address)) for _ in atoms_list]
+    results: dict[tuple[int, int], tuple] = {}
     barrier = threading.Barrier(len(clients))
 
     def work(k):
         atoms = atoms_list[k].copy()
         atoms.calc = clients[k]
-        for step in range(3):
+        for step in range(steps):
             barrier.wait()
             atoms.positions[0, 0] += 0.01 * (step + 1)
             results[k, step] = (atoms.get_potential_energy(), atoms.get_forces(),
@@ -102,6 +111,11 @@ def test_results_reach_the_replica_that_asked(server):
         t.start()
     for t in threads:
         t.join(60)
+    stats = clients[0].stats()
+    for c in clients:
+        c.close()
+    # each replica got exactly EMT's answer for its own system
+    assert len(results) == steps * len(atoms_list)
     for (k, _), (energy, forces, stress, positions) in results.items():
         ref = atoms_list[k].copy()
         ref.positions[:] = positions
@@ -109,10 +123,14 @@ def test_results_reach_the_replica_that_asked(server):
         assert energy == pytest.approx(ref.get_potential_energy(), rel=1e-14)
         np.testing.assert_allclose(forces, ref.get_forces(), rtol=0, atol=1e-13)
         np.testing.assert_allclose(stress, ref.get_stress(), rtol=0, atol=1e-14)
-    stats = clients[0].stats()
+    return stats
+
+
+def test_results_reach_the_replica_that_asked(server):
+    """Four clients in threads, four different systems, batched together (the server waits
+    for all of them): each gets exactly EMT's answer for its own system."""
+    stats = replicas_in_threads(server.address)
     assert stats["max_batch"] == 4, stats  # pending requests were evaluated together
-    for c in clients:
-        c.close()
 
 
 def test_property_the_model_lacks_is_refused_by_the_client(server):
@@ -246,39 +264,8 @@ def test_calculator_options_do_not_apply_to_a_replica(server):
 def test_memory_budget_splits_a_batch(tmp_path):
     """--max-atoms: four pending systems of 32-108 atoms with a budget of 120 atoms are
     evaluated in several calls, each result still exact."""
-    address = wire.Address.parse(str(tmp_path / "budget.sock"))
-    srv = ModelServer.from_calculator(EMT(), address, batch_wait=0.5, max_cost=120, log=None)
-    srv.start()
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    try:
-        atoms_list = systems()
-        clients = [SharedModelCalculator(str(address)) for _ in atoms_list]
-        energies = {}
-        barrier = threading.Barrier(len(clients))
-
-        def work(k):
-            atoms = atoms_list[k].copy()
-            atoms.calc = clients[k]
-            for step in range(3):
-                barrier.wait()
-                atoms.positions[0, 2] += 0.01 * (step + 1)
-                energies[k, step] = (atoms.get_potential_energy(), atoms.positions.copy())
-
-        threads = [threading.Thread(target=work, args=(k,)) for k in range(len(clients))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
-        stats = clients[0].stats()
-    finally:
-        srv.stop()
-        thread.join(10)
+    with serving(tmp_path / "budget.sock", max_cost=120) as srv:
+        stats = replicas_in_threads(srv.address)
     # 32 + 32 + 108 + 4 atoms: any batch holding the 108-atom system and another but the
     # 4-atom one exceeds 120 atoms and must be split into several calls
     assert stats["max_batch"] >= 2 and stats["calls"] > stats["batches"], stats
-    for (k, _), (energy, positions) in energies.items():
-        ref = atoms_list[k].copy()
-        ref.positions[:] = positions
-        ref.calc = EMT()
-        assert energy == pytest.approx(ref.get_potential_energy(), rel=1e-14)
