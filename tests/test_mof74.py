@@ -115,11 +115,62 @@ def test_widom_identical_and_adsorbing(system):
     assert (mu[0] < 0).all()  # CO2 is attracted by the framework (mu_ex < 0)
 
 
+def test_restart_files_leave_the_chain_unchanged(system, tmp_path):
+    """A restart file after every 2 cycles: the chain is the uninterrupted one, move for move.
+    (A plain `write_restart` re-initialises LAMMPS and the next `run 1 pre no` used PPPM's
+    reallocated, never computed Green's function: chains that depended on the process's
+    memory; sim.write_restart uses `noinit`.)"""
+    chains = []
+    for restart in (False, True):
+        lmp = sim.make_lammps(system.framework, "native")
+        sim.add_gcmc(lmp, 0.5, run.SEED, 10, 5)
+        counts = []
+        for _ in range(6):
+            counts += sim.cycles(lmp, 2, len(system.framework)).tolist()
+            if restart:
+                sim.write_restart(lmp, tmp_path / "x.restart")
+        chains.append((counts, sim.move_counts(lmp)))
+        lmp.close()
+    assert sum(chains[0][0]) > 0
+    assert chains[0] == chains[1]
+
+
+def test_gcmc_move_mix_survives_several_runs(system):
+    """Patch 0018: every `run` re-initialises fix gcmc, which divided the mcmoves
+    probabilities by their sum again each time (0 1 1: translations 1/2, 1/4, 1/8, ...)."""
+    lmp = sim.make_lammps(system.framework, "native")
+    lmp.command(f"fix mc gas gcmc 1 0 20 0 {run.SEED} 298.0 0.0 1.0 mol co2 pressure 1.0 "
+                "mcmoves 0 1 1 full_energy")
+    for _ in range(6):
+        lmp.command("run 5")
+    moves = sim.move_counts(lmp)
+    lmp.close()
+    translations, rotations = moves["translation attempts"], moves["rotation attempts"]
+    assert translations + rotations == 6 * 5 * 20
+    assert 0.7 < translations / rotations < 1.4  # 1 asked; 0.2 without the patch
+
+
+def test_replicas_make_the_sequential_chains(tmp_path):
+    """The default isotherm: the pressures at once as replicas (one process each, the bridge's
+    calculator in one shared `lammps-ase serve`) make exactly the chains of one after the
+    other in one process."""
+    common = ["--cycles", "4", "--blocks", "2", "--equilibration", "2", "--exchanges", "8",
+              "--moves", "4", "--pressures", "0.3", "1.0", "--compare-cycles", "0",
+              "--widom-blocks", "0"]
+    run.main(common + ["--out", str(tmp_path / "replicas")])
+    run.main(common + ["--out", str(tmp_path / "sequential"), "--sequential"])
+    for k in range(2):
+        together, alone = (json.loads((tmp_path / way / "state" / f"p{k:02d}.json").read_text())
+                           for way in ("replicas", "sequential"))
+        assert together["co2_per_cycle"] == alone["co2_per_cycle"]
+        assert together["result"]["moves"] == alone["result"]["moves"]
+        assert together["result"]["moves"]["insertions accepted"] > 0
+
+
 def test_resume_continues_a_stopped_pressure(system, tmp_path):
-    """A job stopped after the first block of a pressure: --resume keeps the finished pressure,
-    continues the interrupted one from its restart file (fix gcmc's counters and random state
-    restored) and ends with all its cycles.  The continuation is a valid chain, but not the
-    uninterrupted run's chain bit for bit (measured; README)."""
+    """A job stopped after the first block of a pressure: --resume keeps the finished pressure
+    and continues the interrupted one from its restart file (fix gcmc's counters and random
+    state restored): the same chain, cycle for cycle, as the run that was not stopped."""
     common = ["--cycles", "6", "--blocks", "2", "--equilibration", "2", "--exchanges", "5",
               "--moves", "5", "--compare-cycles", "0", "--widom-blocks", "0"]
     whole = run.main(common + ["--pressures", "0.5", "1.0", "--out", str(tmp_path / "whole")])
@@ -139,11 +190,10 @@ def test_resume_continues_a_stopped_pressure(system, tmp_path):
     assert not first["resumed"] and second["resumed"]
     final = json.loads((part / "state" / "p01.json").read_text())["co2_per_cycle"]
     reference = json.loads((tmp_path / "whole" / "state" / "p01.json").read_text())
-    assert len(final) == 6
-    assert final[:3] == reference["co2_per_cycle"][:3] == stopped["co2_per_cycle"]
-    # fix gcmc's counters continued from the restart: 6 cycles x 10 trials, 3 of them before
+    assert final[:3] == stopped["co2_per_cycle"]
+    assert final == reference["co2_per_cycle"] and len(final) == 6
+    assert second["moves"] == whole["isotherm"][1]["moves"]  # counters continued, same moves
     assert sum(v for k, v in second["moves"].items() if "attempts" in k) == 60
-    assert sum(v for k, v in whole["isotherm"][1]["moves"].items() if "attempts" in k) == 60
 
 
 def test_model_path_is_the_whole_energy(tmp_path):
@@ -163,8 +213,8 @@ def test_model_path_is_the_whole_energy(tmp_path):
 
 
 def test_readme_shows_the_measured_run():
-    """The README's tables are the measured run's (measured/results.json), formatted by the
-    script; the default run fits in 15 minutes and compared identical chains."""
+    """The README's tables are the measured run's (measured/results.json, measured/state_*),
+    formatted by the script; the default run fits in 15 minutes and compared identical chains."""
     measured = json.loads((EXAMPLE / "measured" / "results.json").read_text())
     readme = (EXAMPLE / "README.md").read_text()
     for name, table in run.markdown_tables(measured).items():
@@ -172,6 +222,11 @@ def test_readme_shows_the_measured_run():
     assert measured["args"]["cycles"] == run.arguments([]).cycles  # the default size
     assert measured["wall_s"] < 15 * 60
     assert measured["chains"]["identical"]
+    assert measured["args"]["energy"] == "bridge" and not measured["args"]["sequential"]
+    # the whole isotherm through the bridge (replicas) = natively (one after the other)
+    same, table = run.compare_runs(EXAMPLE / "measured" / "state_native",
+                                   EXAMPLE / "measured" / "state_bridge")
+    assert same and table in readme
     assert len(measured["isotherm"]) == 10 and measured["widom"]["insertions"] >= 1000
     for png in ("isotherm.png", "widom_map.png"):
         assert (EXAMPLE / "measured" / png).stat().st_size > 10_000

@@ -19,7 +19,10 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -73,6 +76,8 @@ def block_error(samples: np.ndarray, blocks: int = 5) -> float:
 def interface_for(energy: str, args, calc=None) -> UniversalASEUnifiedMLIAPInterface | None:
     if energy == "native":
         return None
+    if getattr(args, "server", None):  # a replica: the calculator lives in the job's server
+        return UniversalASEUnifiedMLIAPInterface.from_registry("server", {"address": args.server})
     if energy == "bridge":
         return UniversalASEUnifiedMLIAPInterface(calc or GuestLJ(mof74.CUTOFF))
     options = dict(args.calc_opt) | ({"device": args.device} if args.device else {})
@@ -132,10 +137,12 @@ def compare_chains(system: System, args) -> dict:
 # -- (2) the isotherm ------------------------------------------------------------------------
 
 def run_pressure(system: System, pressure: float, args, state: Path, energy: str,
-                 clock: dict) -> dict:
+                 clock: dict | None = None, parent: int | None = None) -> dict:
     """One point of the isotherm: GCMC from the empty framework (or from this pressure's restart
-    file), progress per block, restart file + samples after every block.  Self-contained, so
-    that the pressures can later run as replicas of one job."""
+    file), progress per block, restart file + samples after every block.  Self-contained: the
+    unit that runs as one replica of the job (`--worker`).  `clock` (sequential runs) counts the
+    job's cycles left for the time estimate; `parent`: stop after a block when that process
+    (the job) is gone, instead of running on unwatched."""
     restart, samples_file = state.with_suffix(".restart"), state.with_suffix(".json")
     counts: list[float] = []
     interface = interface_for(energy, args)
@@ -154,19 +161,26 @@ def run_pressure(system: System, pressure: float, args, state: Path, energy: str
     while len(counts) < total:
         n = min(block, total - len(counts))
         counts += sim.cycles(lmp, n, len(system.framework)).tolist()
-        lmp.command(f"write_restart {restart}")
+        sim.write_restart(lmp, restart)
         samples_file.write_text(json.dumps({"pressure_bar": pressure,
                                             "co2_per_cycle": counts}))
         elapsed = time.perf_counter() - start
         rate = elapsed / (len(counts) - done_before)
-        clock["cycles_left"] -= n
         prod = np.array(counts[args.equilibration:]) if len(counts) > args.equilibration else []
         so_far = (f"{system.mmol_per_g(np.mean(prod)):.3f} mmol/g" if len(prod)
                   else "equilibrating")
         left_here = rate * (total - len(counts))
+        in_all = ""
+        if clock is not None:
+            clock["cycles_left"] -= n
+            in_all = f", ~{rate * clock['cycles_left'] / 60:.1f} min left in all"
         print(f"  {pressure:8.4g} bar  cycle {len(counts):5d}/{total}  CO2 now {counts[-1]:4.0f}"
-              f"  uptake so far {so_far}  {elapsed:6.1f} s here, ~{left_here:.0f} s left here,"
-              f" ~{rate * clock['cycles_left'] / 60:.1f} min left in all", flush=True)
+              f"  uptake so far {so_far}  {elapsed:6.1f} s here, ~{left_here:.0f} s left here"
+              f"{in_all}", flush=True)
+        if parent is not None and os.getppid() != parent:
+            lmp.close()
+            raise SystemExit(f"{pressure:.4g} bar: the job that started this replica is gone; "
+                             f"stopped after cycle {len(counts)} (--resume continues)")
     moves = sim.move_counts(lmp)
     lmp.close()
     production = np.array(counts[args.equilibration:])
@@ -183,6 +197,8 @@ def run_pressure(system: System, pressure: float, args, state: Path, energy: str
 
 
 def isotherm(system: System, args, energy: str) -> list[dict]:
+    """Every pressure of the isotherm: at once as replicas (default) or one after the other
+    (--sequential); finished pressures of a stopped job are kept with --resume."""
     state = args.out / "state"
     state.mkdir(parents=True, exist_ok=True)
     pressures = args.pressures
@@ -195,18 +211,25 @@ def isotherm(system: System, args, energy: str) -> list[dict]:
     else:
         for f in state.glob("p*.*"):
             f.unlink()
+    pending = [k for k in range(len(pressures)) if k not in finished]
+    together = not args.sequential and len(pending) > 1
+    how = (f"{len(pending)} at once as replicas" if together else "one after the other")
     print(f"\n(2) isotherm, {energy} energy: {len(pressures)} pressures x {args.cycles} cycles "
           f"({args.exchanges} exchange + {args.moves} move trials each, first "
-          f"{args.equilibration} cycles equilibration, {args.blocks} blocks)", flush=True)
-    clock = {"cycles_left": sum(args.cycles for k in range(len(pressures)) if k not in finished)}
-    results = []
-    for k, p in enumerate(pressures):
-        if k in finished:
-            print(f"  {p:8.4g} bar  finished before, skipped", flush=True)
-            results.append(finished[k])
-            continue
-        results.append(run_pressure(system, float(p), args, state / f"p{k:02d}", energy,
-                                    clock))
+          f"{args.equilibration} cycles equilibration, {args.blocks} blocks), {how}",
+          flush=True)
+    for k in finished:
+        print(f"  {pressures[k]:8.4g} bar  finished before, skipped", flush=True)
+    start = time.perf_counter()
+    if together:
+        finished |= as_replicas(args, energy, pending, state)
+    else:
+        clock = {"cycles_left": args.cycles * len(pending)}
+        for k in pending:
+            finished[k] = run_pressure(system, float(pressures[k]), args, state / f"p{k:02d}",
+                                       energy, clock)
+    print(f"  isotherm: {time.perf_counter() - start:.0f} s ({how})", flush=True)
+    results = [finished[k] for k in range(len(pressures))]
     print(f"\n{'p (bar)':>9} {'CO2/supercell':>16} {'mmol/g':>16} {'CO2/unit cell':>16}"
           f" {'exp. mmol/g':>12} {'cycles':>7} {'wall (s)':>9}")
     for r in results:
@@ -232,6 +255,71 @@ def gap_to_experiment(results: list[dict]) -> dict[float, dict]:
             print(f"at {pressure} bar: simulated {sim_uptake:.3f} mmol/g, experiment "
                   f"{measured} mmol/g ({100 * sim_uptake / measured:.1f} % of experiment)")
     return gaps
+
+
+def server_command(args, energy: str, socket: Path) -> list[str]:
+    """`lammps-ase serve` holding the job's one calculator: the classical LJ part (bridge) or
+    the registry model (--calc)."""
+    if energy == "bridge":
+        calc = ["--calc", "guest_lj:GuestLJ", "--calc-opt", f"cutoff={mof74.CUTOFF!r}"]
+    else:
+        calc = ["--calc", args.calc] + (["--device", args.device] if args.device else [])
+        for key, value in args.calc_opt:
+            calc += ["--calc-opt", f"{key}={value!r}"]
+    lammps_ase = Path(sys.executable).parent / "lammps-ase"
+    return [str(lammps_ase), "serve", "--socket", str(socket), "--parent-pid", str(os.getpid()),
+            *calc]
+
+
+def as_replicas(args, energy: str, pending: list[int], state: Path) -> dict[int, dict]:
+    """The pending pressures at once, one replica process each (`--worker K`, this script's
+    own arguments otherwise); with the bridge or a model they share one calculator in one
+    `lammps-ase serve` (docs/replicas.md), which a GPU model evaluates batched.  Each replica
+    writes its progress lines, restart file and samples itself; its chain is the one it makes
+    alone."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(HERE), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    workers: dict[int, subprocess.Popen] = {}
+    server = None
+    with tempfile.TemporaryDirectory(prefix="mof74-") as tmp:
+        try:
+            extra: list[str] = []
+            if energy != "native":
+                socket = Path(tmp) / "model.sock"
+                server = subprocess.Popen(server_command(args, energy, socket), env=env,
+                                          stdout=subprocess.PIPE, text=True)
+                if "listening" not in server.stdout.readline():
+                    raise RuntimeError("the model server did not start (its error is above)")
+                extra = ["--server", str(socket)]
+            for k in pending:
+                workers[k] = subprocess.Popen(
+                    [sys.executable, str(Path(__file__).resolve()), *args.argv,
+                     "--worker", str(k), *extra], env=env)
+            results = {}
+            for k, worker in workers.items():
+                if worker.wait():
+                    raise RuntimeError(f"the replica at {args.pressures[k]:.4g} bar failed "
+                                       f"(exit {worker.returncode}; its error is above); "
+                                       "--resume continues the job")
+                results[k] = json.loads((state / f"p{k:02d}.json").read_text())["result"]
+                print(f"  {args.pressures[k]:8.4g} bar  done: {results[k]['mmol_g']:.3f} mmol/g "
+                      f"({len(results)}/{len(pending)} replicas)", flush=True)
+            return results
+        finally:
+            for worker in workers.values():
+                if worker.poll() is None:
+                    worker.terminate()
+                    worker.wait()
+            if server is not None:
+                server.terminate()
+                server.wait(60)
+
+
+def worker(args) -> None:
+    """One replica of the isotherm: pressure number `args.worker`, from its restart if any."""
+    k = args.worker
+    run_pressure(System(), float(args.pressures[k]), args, args.out / "state" / f"p{k:02d}",
+                 "model" if args.calc else args.energy, parent=os.getppid())
 
 
 # -- (3) fix widom ---------------------------------------------------------------------------
@@ -420,6 +508,29 @@ def markdown_tables(report: dict) -> dict[str, str]:
     return tables
 
 
+def compare_runs(first: Path, second: Path) -> tuple[bool, str]:
+    """Whether two isotherm runs made the same chains (e.g. native and bridge), pressure by
+    pressure, from their samples (`pNN.json` in each directory: an --out's state/), and the
+    markdown table that shows it."""
+    rows, same = [], True
+    for path in sorted(first.glob("p[0-9][0-9].json")):
+        a, b = (json.loads(d.joinpath(path.name).read_text()) for d in (first, second))
+        counts = a["co2_per_cycle"] == b["co2_per_cycle"]
+        moves = a["result"]["moves"] == b["result"]["moves"]
+        same &= counts and moves
+        ma, mb = a["result"]["moves"], b["result"]["moves"]
+        rows.append(f"| {a['pressure_bar']:.4g} | {len(a['co2_per_cycle'])} | {counts} | {moves} "
+                    f"| {a['co2_per_cycle'][-1]:.0f} / {b['co2_per_cycle'][-1]:.0f} | "
+                    f"{ma['insertions accepted']:.0f} / {mb['insertions accepted']:.0f} | "
+                    f"{ma['deletions accepted']:.0f} / {mb['deletions accepted']:.0f} |")
+    if not rows:
+        raise FileNotFoundError(f"no pNN.json samples in {first}")
+    table = (f"| p (bar) | cycles | CO2 after every cycle identical | all move counts identical "
+             f"| final CO2 ({first.name} / {second.name}) | insertions accepted | deletions "
+             "accepted |\n| --- | --- | --- | --- | --- | --- | --- |\n" + "\n".join(rows))
+    return same, table
+
+
 # -- main ------------------------------------------------------------------------------------
 
 def arguments(argv=None) -> argparse.Namespace:
@@ -433,9 +544,14 @@ def arguments(argv=None) -> argparse.Namespace:
     ap.add_argument("--pressures", type=float, nargs="+", default=PRESSURES.tolist(),
                     help="bar (default: 10 log-spaced, 0.01-1)")
     ap.add_argument("--seed", type=int, default=SEED)
-    ap.add_argument("--energy", choices=("native", "bridge"), default="native",
-                    help="energy of the isotherm (the classical model either way; bridge: see "
-                    "the README's known issue)")
+    ap.add_argument("--energy", choices=("native", "bridge"), default="bridge",
+                    help="energy of the isotherm: the classical model either way, the LJ part "
+                    "through the bridge (default) or all in native LAMMPS")
+    ap.add_argument("--sequential", action="store_true",
+                    help="the pressures one after the other in this process (default: all at "
+                    "once as replicas, sharing one calculator)")
+    ap.add_argument("--worker", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--server", help=argparse.SUPPRESS)
     ap.add_argument("--compare-cycles", type=int, default=10,
                     help="cycles of the chain-identity check (0: skip)")
     ap.add_argument("--compare-pressure", type=float, default=1.0)
@@ -449,9 +565,13 @@ def arguments(argv=None) -> argparse.Namespace:
     ap.add_argument("--calc-opt", type=option, action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--device", help="for --calc models, e.g. cuda (default: the model's)")
     ap.add_argument("--out", type=Path, default=HERE / "output")
+    ap.add_argument("--compare-runs", type=Path, nargs=2, metavar="STATE_DIR",
+                    help="whether two runs (their OUT/state directories, e.g. --energy native and"
+                    " bridge) made the same chains at every pressure: a table, and exit")
     ap.add_argument("--readme-tables", type=Path, metavar="RESULTS_JSON",
                     help="print the README's markdown tables made from a results.json, and exit")
     args = ap.parse_args(argv)
+    args.argv = [a for a in (sys.argv[1:] if argv is None else argv)]
     if args.equilibration is None:
         args.equilibration = (2 * args.cycles) // 5
     if args.cycles - args.equilibration < args.blocks:
@@ -461,6 +581,13 @@ def arguments(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> dict:
     args = arguments(argv)
+    if args.worker is not None:
+        worker(args)
+        return {}
+    if args.compare_runs:
+        same, table = compare_runs(*args.compare_runs)
+        print(f"{table}\n\nthe same chains at every pressure: {same}")
+        return {"same_chains": same}
     if args.readme_tables:
         for name, table in markdown_tables(json.loads(args.readme_tables.read_text())).items():
             print(f"<!-- {name} -->\n{table}\n")
@@ -484,14 +611,16 @@ def main(argv=None) -> dict:
                     "framework_charges_in_file": system.charged, "args": {
                         k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
     if args.calc:
+        t = time.perf_counter()
         results = isotherm(system, args, "model")
-        report["isotherm"] = results
+        report["isotherm"], report["isotherm_wall_s"] = results, time.perf_counter() - t
         label = args.calc
     else:
         if args.compare_cycles:
             report["chains"] = compare_chains(system, args)
+        t = time.perf_counter()
         results = [] if args.no_isotherm else isotherm(system, args, args.energy)
-        report["isotherm"] = results
+        report["isotherm"], report["isotherm_wall_s"] = results, time.perf_counter() - t
         if results:
             report["gap_to_experiment"] = gap_to_experiment(results)
         label = f"UFF + TraPPE ({args.energy})"
