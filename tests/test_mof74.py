@@ -198,16 +198,17 @@ def test_resume_continues_a_stopped_pressure(system, tmp_path):
 
 def test_model_path_is_the_whole_energy(tmp_path):
     """--calc: a registry calculator is the whole energy (no coul/long, no kspace) and the
-    model's energy of a lone CO2 goes to fix gcmc as intra_energy.  ASE's LJ stands in for
-    Orb/UMA here (the README shows Orb-v3 with random weights, too slow for CI)."""
+    model's energy of a lone CO2 goes to fix gcmc as intra_energy; with two pressures they run
+    as replicas sharing the model in one `lammps-ase serve` (the GPU setup).  ASE's LJ stands
+    in for Orb/UMA here (the README shows Orb-v3 with random weights, too slow for CI)."""
     report = run.main(["--calc", "lj", "--calc-opt", "sigma=3.0", "--calc-opt",
-                       "epsilon=0.005", "--calc-opt", "rc=6.0", "--pressures", "1.0",
+                       "epsilon=0.005", "--calc-opt", "rc=6.0", "--pressures", "0.5", "1.0",
                        "--cycles", "2", "--exchanges", "3", "--moves", "1", "--blocks", "1",
                        "--equilibration", "0", "--out", str(tmp_path)])
-    point = report["isotherm"][0]
-    assert point["cycles"] == 2
-    assert point["moves"]["insertion attempts"] > 0
-    assert point["co2_reference_eV"] != 0.0  # LJ between the three CO2 atoms
+    for point in report["isotherm"]:
+        assert point["cycles"] == 2
+        assert point["moves"]["insertion attempts"] > 0
+        assert point["co2_reference_eV"] != 0.0  # LJ between the three CO2 atoms
     assert "chains" not in report and "widom" not in report
     assert (tmp_path / "isotherm.png").exists()
 
