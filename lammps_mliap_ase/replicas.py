@@ -31,13 +31,15 @@ class SharedServer:
         self.folder: str | None = None
         self.address: str | None = None
 
-    def start(self, serve_args: list[str]) -> str:
-        """Start `lammps-ase serve SERVE_ARGS` and wait until it listens; its address."""
+    def start(self, serve_args: list[str], env: dict[str, str] | None = None) -> str:
+        """Start `lammps-ase serve SERVE_ARGS` and wait until it listens; its address.
+        `env`: further environment variables of the server (e.g. a PYTHONPATH under which
+        a `package.module:Factory` calculator imports)."""
         self.folder = tempfile.mkdtemp(prefix="lammps-ase-")
         self.address = str(Path(self.folder) / "model.sock")
         # the child must not believe it is an MPI rank (Open MPI/PMIx variables)
         env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("OMPI_", "PMIX_", "PMI_", "MPI_LOCALRANK"))}
+               if not k.startswith(("OMPI_", "PMIX_", "PMI_", "MPI_LOCALRANK"))} | (env or {})
         cmd = [sys.executable, "-m", "lammps_mliap_ase.cli", "serve", *serve_args,
                "--socket", self.address, "--parent-pid", str(os.getpid())]
         self.process = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL)

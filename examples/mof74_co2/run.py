@@ -22,7 +22,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -39,6 +38,7 @@ from guest_lj import GuestLJ  # noqa: E402
 from lammps_mliap_ase import UniversalASEUnifiedMLIAPInterface  # noqa: E402
 from lammps_mliap_ase.cli import option  # noqa: E402
 from lammps_mliap_ase.machine import describe  # noqa: E402
+from lammps_mliap_ase.replicas import SharedServer  # noqa: E402
 
 PRESSURES = np.logspace(-2, 0, 10)  # bar: the published study's grid
 EXPERIMENT = {0.1: 5.1, 1.0: 7.9}  # mmol/g, pristine Mg-MOF-74, 298 K
@@ -257,18 +257,15 @@ def gap_to_experiment(results: list[dict]) -> dict[float, dict]:
     return gaps
 
 
-def server_command(args, energy: str, socket: Path) -> list[str]:
-    """`lammps-ase serve` holding the job's one calculator: the classical LJ part (bridge) or
-    the registry model (--calc)."""
+def serve_arguments(args, energy: str) -> list[str]:
+    """`lammps-ase serve` options for the job's one calculator: the classical LJ part (bridge)
+    or the registry model (--calc)."""
     if energy == "bridge":
-        calc = ["--calc", "guest_lj:GuestLJ", "--calc-opt", f"cutoff={mof74.CUTOFF!r}"]
-    else:
-        calc = ["--calc", args.calc] + (["--device", args.device] if args.device else [])
-        for key, value in args.calc_opt:
-            calc += ["--calc-opt", f"{key}={value!r}"]
-    lammps_ase = Path(sys.executable).parent / "lammps-ase"
-    return [str(lammps_ase), "serve", "--socket", str(socket), "--parent-pid", str(os.getpid()),
-            *calc]
+        return ["--calc", "guest_lj:GuestLJ", "--calc-opt", f"cutoff={mof74.CUTOFF!r}"]
+    calc = ["--calc", args.calc] + (["--device", args.device] if args.device else [])
+    for key, value in args.calc_opt:
+        calc += ["--calc-opt", f"{key}={value!r}"]
+    return calc
 
 
 def as_replicas(args, energy: str, pending: list[int], state: Path) -> dict[int, dict]:
@@ -277,42 +274,34 @@ def as_replicas(args, energy: str, pending: list[int], state: Path) -> dict[int,
     `lammps-ase serve` (docs/replicas.md), which a GPU model evaluates batched.  Each replica
     writes its progress lines, restart file and samples itself; its chain is the one it makes
     alone."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(HERE), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    path = {"PYTHONPATH": os.pathsep.join([str(HERE), *filter(None, [os.environ.get(
+        "PYTHONPATH")])])}  # guest_lj for the server, the example's modules for the workers
     workers: dict[int, subprocess.Popen] = {}
-    server = None
-    with tempfile.TemporaryDirectory(prefix="mof74-") as tmp:
-        try:
-            extra: list[str] = []
-            if energy != "native":
-                socket = Path(tmp) / "model.sock"
-                server = subprocess.Popen(server_command(args, energy, socket), env=env,
-                                          stdout=subprocess.PIPE, text=True)
-                if "listening" not in server.stdout.readline():
-                    raise RuntimeError("the model server did not start (its error is above)")
-                extra = ["--server", str(socket)]
-            for k in pending:
-                workers[k] = subprocess.Popen(
-                    [sys.executable, str(Path(__file__).resolve()), *args.argv,
-                     "--worker", str(k), *extra], env=env)
-            results = {}
-            for k, worker in workers.items():
-                if worker.wait():
-                    raise RuntimeError(f"the replica at {args.pressures[k]:.4g} bar failed "
-                                       f"(exit {worker.returncode}; its error is above); "
-                                       "--resume continues the job")
-                results[k] = json.loads((state / f"p{k:02d}.json").read_text())["result"]
-                print(f"  {args.pressures[k]:8.4g} bar  done: {results[k]['mmol_g']:.3f} mmol/g "
-                      f"({len(results)}/{len(pending)} replicas)", flush=True)
-            return results
-        finally:
-            for worker in workers.values():
-                if worker.poll() is None:
-                    worker.terminate()
-                    worker.wait()
-            if server is not None:
-                server.terminate()
-                server.wait(60)
+    server = SharedServer()  # stops with this job: `--parent-pid`
+    try:
+        extra = []
+        if energy != "native":
+            extra = ["--server", server.start(serve_arguments(args, energy), env=path)]
+        for k in pending:
+            workers[k] = subprocess.Popen(
+                [sys.executable, str(Path(__file__).resolve()), *args.argv, "--worker", str(k),
+                 *extra], env=os.environ | path)
+        results = {}
+        for k, worker in workers.items():
+            if worker.wait():
+                raise RuntimeError(f"the replica at {args.pressures[k]:.4g} bar failed "
+                                   f"(exit {worker.returncode}; its error is above); "
+                                   "--resume continues the job")
+            results[k] = json.loads((state / f"p{k:02d}.json").read_text())["result"]
+            print(f"  {args.pressures[k]:8.4g} bar  done: {results[k]['mmol_g']:.3f} mmol/g "
+                  f"({len(results)}/{len(pending)} replicas)", flush=True)
+        return results
+    finally:
+        for worker in workers.values():
+            if worker.poll() is None:
+                worker.terminate()
+                worker.wait()
+        server.stop()
 
 
 def worker(args) -> None:
