@@ -7,6 +7,7 @@ with the patched ML-IAP coupling activated once per process.
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,3 +162,11 @@ def _mpi_missing() -> list[str]:
 
 MPI_MISSING = _mpi_missing()
 requires_mpi = pytest.mark.skipif(bool(MPI_MISSING), reason="needs " + ", ".join(MPI_MISSING))
+
+
+def mpirun_command(nprocs: int) -> list[str]:
+    """`mpirun` for `nprocs` ranks on a small machine: oversubscribed, and as root if we are."""
+    launcher = shutil.which("mpirun")
+    assert launcher, "mpirun is missing: scripts/setup.sh installs OpenMPI (openmpi-bin)"
+    cmd = [launcher, "--oversubscribe", "-np", str(nprocs)]
+    return cmd + (["--allow-run-as-root"] if os.geteuid() == 0 else [])

@@ -14,7 +14,7 @@ import pytest
 from lammps_mliap_ase import UniversalASEUnifiedMLIAPInterface
 from lammps_mliap_ase.calculators import make_calculator
 
-from conftest import requires_mpi
+from conftest import mpirun_command, requires_mpi
 
 DATA = Path(__file__).parent / "data"
 BIN = Path(sys.executable).parent
@@ -96,8 +96,6 @@ def test_unknown_calculator_is_named():
 def test_cli_under_mpirun_matches_one_rank(tmp_path):
     """`mpirun -np 2 lammps-ase run`: the gather mode gives one rank's trajectory exactly
     (velocities with `loop geom`, so they do not depend on how atoms are numbered)."""
-    import os
-    import shutil
 
     from test_mpi import clean_mpi_environment
 
@@ -105,10 +103,8 @@ def test_cli_under_mpirun_matches_one_rank(tmp_path):
     for n in (1, 2):
         cwd = tmp_path / f"np{n}"
         cwd.mkdir()
-        cmd = [shutil.which("mpirun"), "--oversubscribe", "-np", str(n)]
-        cmd += ["--allow-run-as-root"] if os.geteuid() == 0 else []
-        cmd += [str(BIN / "lammps-ase"), "run", "-in", str(DATA / "in.cu_nve"), "--calc", "emt",
-                "--nocite", "--quiet"]
+        cmd = mpirun_command(n) + [str(BIN / "lammps-ase"), "run", "-in", str(DATA / "in.cu_nve"),
+                                   "--calc", "emt", "--nocite", "--quiet"]
         proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=600,
                               env=clean_mpi_environment())
         assert proc.returncode == 0, proc.stderr[-3000:]

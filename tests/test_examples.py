@@ -7,14 +7,13 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import requires_mpi
+from conftest import mpirun_command, requires_mpi
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
@@ -74,9 +73,8 @@ def test_cu_emt_nve_figures():
 def mpi_line(nprocs: int) -> dict[str, float]:
     from test_mpi import clean_mpi_environment
 
-    launcher = [shutil.which("mpirun"), "--oversubscribe", "-np", str(nprocs)]
-    launcher += ["--allow-run-as-root"] if os.geteuid() == 0 else []
-    proc = script("cu_emt_mpi", launcher=launcher, timeout=300, env=clean_mpi_environment())
+    proc = script("cu_emt_mpi", launcher=mpirun_command(nprocs), timeout=300,
+                  env=clean_mpi_environment())
     assert proc.returncode == 0, proc.stderr[-3000:]
     match = re.search(r"ranks: (\d+)\s+LAMMPS pe = (\S+) eV\s+press = (\S+) bar\s+"
                       r"EMT direct: pe = (\S+) eV\s+press = (\S+) bar", proc.stdout)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +15,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import LammpsResult, ase_virial, assert_matches, cluster_virial, requires_mpi
+from conftest import (
+    LammpsResult,
+    ase_virial,
+    assert_matches,
+    cluster_virial,
+    mpirun_command,
+    requires_mpi,
+)
 from mpi_cases import CASES
 
 pytestmark = requires_mpi
@@ -33,13 +39,8 @@ def clean_mpi_environment() -> dict[str, str]:
 
 
 def mpirun(case: str, nprocs: int, tmp_path: Path) -> dict:
-    launcher = shutil.which("mpirun")
-    assert launcher, "mpirun is missing: scripts/setup.sh installs OpenMPI (openmpi-bin)"
     out = tmp_path / f"{case}-{nprocs}.json"
-    cmd = [launcher, "--oversubscribe", "-np", str(nprocs)]
-    if os.geteuid() == 0:
-        cmd.append("--allow-run-as-root")
-    cmd += [sys.executable, str(HERE / "mpi_driver.py"), case, str(out)]
+    cmd = mpirun_command(nprocs) + [sys.executable, str(HERE / "mpi_driver.py"), case, str(out)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
                           env=clean_mpi_environment())
     assert out.exists(), f"no result (exit {proc.returncode}):\n{proc.stdout[-3000:]}" \

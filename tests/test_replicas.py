@@ -11,9 +11,7 @@ a batch, changes their trajectories and fails these tests.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +22,8 @@ import numpy as np
 import pytest
 from test_cli import thermo_rows
 from test_mpi import clean_mpi_environment
+
+from conftest import mpirun_command, requires_mpi
 
 DATA = Path(__file__).parent / "data"
 BIN = Path(sys.executable).parent
@@ -65,17 +65,10 @@ def partition_input(tmp_path: Path, name: str, include: Path, values: dict[int, 
     return path
 
 
-def mpirun(nprocs: int) -> list[str]:
-    launcher = shutil.which("mpirun")
-    assert launcher, "mpirun is missing: scripts/setup.sh installs OpenMPI (openmpi-bin)"
-    cmd = [launcher, "--oversubscribe", "-np", str(nprocs)]
-    return cmd + (["--allow-run-as-root"] if os.geteuid() == 0 else [])
-
-
 def run_partitions(inp: Path, calc: list[str], cwd: Path, n: int) -> tuple[list[str], str]:
     cwd.mkdir(parents=True, exist_ok=True)
-    cmd = mpirun(n) + [LAMMPS_ASE, "run", "-in", str(inp), "-partition", f"{n}x1", "--nocite",
-                       "--batched", "yes", *calc]
+    cmd = mpirun_command(n) + [LAMMPS_ASE, "run", "-in", str(inp), "-partition", f"{n}x1",
+                               "--nocite", "--batched", "yes", *calc]
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=900,
                           env=clean_mpi_environment())
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -91,6 +84,7 @@ def served(stderr: str) -> dict[str, float]:
     return dict(zip(keys, map(float, match.groups()), strict=True))
 
 
+@requires_mpi
 def test_partitions_md_equal_each_replica_alone(tmp_path):
     """4 replicas at 4 temperatures, one batched float64 model: thermo of each = its run alone
     (1e-10 relative, 100 steps), and the server really formed batches of 4."""
@@ -106,6 +100,7 @@ def test_partitions_md_equal_each_replica_alone(tmp_path):
         assert_same_thermo(alone, shared[k])
 
 
+@requires_mpi
 def test_partitions_gcmc_chains_equal_alone(tmp_path):
     """fix gcmc at 0.01 ... 100 bar as 4 replicas (very different numbers of calls): every
     chain identical to its run alone (atoms, energy, accepted moves), and all finish."""
