@@ -120,13 +120,20 @@ def split_payload(specs, payload: bytes | bytearray | memoryview) -> dict[str, n
 
 
 def send(sock: socket.socket, header: dict, arrays: dict[str, np.ndarray] | None = None) -> None:
-    """Send one message (blocking)."""
+    """Send one message (blocking).
+
+    A large message may go out partly in one `sendmsg`; the rest follows buffer by buffer
+    through memoryviews, so the arrays are never copied into one joined message.
+    """
     buffers = encode(header, arrays)
-    total = sum(len(b) for b in buffers)
     sent = sock.sendmsg(buffers)
-    if sent < total:  # partial write of a large message: send the rest in order
-        rest = b"".join(bytes(b) for b in buffers)[sent:]
-        sock.sendall(rest)
+    for buffer in buffers:
+        view = memoryview(buffer)
+        if sent >= view.nbytes:  # already sent whole
+            sent -= view.nbytes
+            continue
+        sock.sendall(view[sent:])
+        sent = 0
 
 
 def _recv_exact(sock: socket.socket, n: int) -> bytearray:
@@ -171,7 +178,9 @@ class Reader:
             header, specs, start, total = self._need
             if len(self.buffer) < start + total:
                 break
-            payload = bytes(self.buffer[start:start + total])
+            # one copy, through a view released before the buffer shrinks below
+            with memoryview(self.buffer) as view, view[start:start + total] as part:
+                payload = bytes(part)
             del self.buffer[:start + total]
             self._need = None
             out.append(Message(header, split_payload(specs, payload)))
@@ -208,14 +217,6 @@ class Address:
         except ValueError:
             raise BridgeError(f"bad model-server address {text!r}: expected a socket path or "
                               "HOST:PORT") from None
-
-    @property
-    def family(self) -> int:
-        return socket.AF_UNIX if self.path is not None else socket.AF_INET
-
-    @property
-    def target(self) -> str | tuple[str, int]:
-        return self.path if self.path is not None else (self.host, self.port)
 
     def __str__(self) -> str:
         return self.path if self.path is not None else f"{self.host}:{self.port}"
