@@ -33,7 +33,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import PropertyNotImplementedError
-from ase.stress import full_3x3_to_voigt_6_stress
+from ase.stress import full_3x3_to_voigt_6_stress as voigt  # (n, 3, 3) -> (n, 6), ASE order
+
+from .results import _same_system
 
 #: Everything a replica may ask for (ASE names and conventions).
 PROPERTIES = ("energy", "forces", "stress", "energies", "stresses")
@@ -184,9 +186,16 @@ def select(request: Request, values: dict) -> dict:
     return out
 
 
-def voigt(stress_3x3: np.ndarray) -> np.ndarray:
-    """(..., 3, 3) -> (..., 6) in ASE's Voigt order xx yy zz yz xz xy."""
-    return full_3x3_to_voigt_6_stress(np.asarray(stress_3x3))
+def _split(requests: list[Request], energy: np.ndarray, forces: np.ndarray | None,
+           stress: np.ndarray | None) -> list[dict]:
+    """Per-request results of one batched pass: system i gets ``energy[i]``, its own rows of
+    the concatenated `forces` and ``stress[i]`` (None where the model gave none)."""
+    bounds = np.cumsum([0] + [len(r.numbers) for r in requests])
+    return [select(request, {
+        "energy": energy[i],
+        "forces": None if forces is None else forces[bounds[i]:bounds[i + 1]],
+        "stress": None if stress is None else stress[i]})
+        for i, request in enumerate(requests)]
 
 
 class AseBackend(Backend):
@@ -210,7 +219,10 @@ class AseBackend(Backend):
         calc = self.calculator
         if hasattr(calc, "reset"):
             calc.reset()
-        values = {name: calc.get_property(name, atoms) for name in request.properties}
+        values: dict = {}
+        for name in request.properties:  # one full check_state, then the same system
+            values[name] = (_same_system(calc, atoms, name) if values
+                            else calc.get_property(name, atoms))
         return [select(request, values)]
 
 
@@ -265,10 +277,7 @@ class OrbBackend(Backend):
         forces = out[forces_key].detach().cpu().numpy()
         stress = (out[stress_key].detach().reshape(len(inputs), 6).cpu().numpy()
                   if "stress" in self.implemented_properties else None)
-        bounds = np.cumsum([0] + [len(r.numbers) for r in requests])
-        return [select(request, {"energy": energy[i], "forces": forces[bounds[i]:bounds[i + 1]],
-                                 "stress": None if stress is None else stress[i]})
-                for i, request in enumerate(requests)]
+        return _split(requests, energy, forces, stress)
 
 
 class FairchemBackend(Backend):
@@ -335,12 +344,7 @@ class FairchemBackend(Backend):
         forces = pred["forces"].detach().cpu().numpy() if "forces" in pred else None
         stress = (voigt(pred["stress"].detach().reshape(n, 3, 3).cpu().numpy())
                   if "stress" in pred else None)
-        bounds = np.cumsum([0] + [len(r.numbers) for r in requests])
-        return [select(request, {
-            "energy": energy[i],
-            "forces": None if forces is None else forces[bounds[i]:bounds[i + 1]],
-            "stress": None if stress is None else stress[i]})
-            for i, request in enumerate(requests)]
+        return _split(requests, energy, forces, stress)
 
 
 def _is_instance(obj, module: str, cls: str) -> bool:

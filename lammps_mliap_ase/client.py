@@ -83,7 +83,6 @@ class SharedModelCalculator(Calculator):
             raise SharedModelError(f"model server at {self.address} speaks protocol version "
                                    f"{welcome.header.get('version')}, not {wire.VERSION}")
         self.server_pid = int(welcome.header["pid"])
-        self.model = str(welcome.header.get("model", "model"))
         self.implemented_properties = list(welcome.header["implemented_properties"])
         self.interface_options = dict(welcome.header.get("interface_options", {}))
 

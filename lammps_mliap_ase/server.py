@@ -36,11 +36,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import protocol as wire
-from .batch import Request, make_backend, pack
+from .batch import PROPERTIES, Request, make_backend, pack
 from .client import process_alive
 from .errors import BridgeError
 
-PROPERTIES = ("energy", "forces", "stress", "energies", "stresses")
 _INFO_KEYS = ("charge", "spin")
 
 
@@ -320,8 +319,7 @@ class ModelServer:
     def _reply(self, client: _Client, header: dict, arrays=None) -> None:
         sock = client.sock
         try:
-            sock.setblocking(True)
-            sock.settimeout(30.0)  # a live replica reads its answer at once
+            sock.settimeout(30.0)  # blocking, bounded: a live replica reads its answer at once
             wire.send(sock, header, arrays)
             sock.setblocking(False)
         except OSError:  # the replica died meanwhile

@@ -41,8 +41,9 @@ from __future__ import annotations
 
 import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
+from ase.stress import full_3x3_to_voigt_6_stress as voigt  # (n, 3, 3) -> (n, 6), ASE order
 
-from .batch import PROPERTIES, Backend, Request, select, voigt
+from .batch import PROPERTIES, Backend, Request, select
 from .errors import CalculatorSetupError
 
 
@@ -166,10 +167,11 @@ def evaluate_systems(model, systems: list, factors: dict[str, float]) -> list[di
     for i, q in enumerate(rotations):
         atom = slice(bounds[i], bounds[i + 1])
         forces = out["forces"][atom]
+        # views, not copies: select() and ASE's get_property copy what they hand out
         result = {"energy": float(out["energy"][i]),
-                  "forces": forces.copy() if q is None else forces @ q}
+                  "forces": forces if q is None else forces @ q}
         if "energies" in out:
-            result["energies"] = out["energies"][atom].copy()
+            result["energies"] = out["energies"][atom]
         if periodic:
             back = (lambda t: t) if q is None else (lambda t, q=q: q.T @ t @ q)
             result["stress"] = voigt(back(out["stress"][i]) / force_factor)
