@@ -9,6 +9,8 @@ import platform
 import sys
 from pathlib import Path
 
+from lammps_mliap_ase.machine import cpu_model
+
 COLUMNS = [  # (header, row key, format)
     ("N", "N", "{}"),
     ("(a) calc ms", "a_calc", "ms"),
@@ -27,17 +29,10 @@ COLUMNS = [  # (header, row key, format)
 
 def machine(lammps_version: int) -> dict:
     """CPU model, cores, GPU and the versions that decide the numbers."""
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
     import ase
     import numpy
 
-    info = {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+    info = {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
             "lammps": lammps_version, "ase": ase.__version__, "numpy": numpy.__version__,
             "gpu": None}
     torch = sys.modules.get("torch")  # only when the calculator brought it in

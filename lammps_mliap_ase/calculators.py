@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .client import DEFAULT_TIMEOUT
 from .errors import CalculatorSetupError
 
 _NETWORK_ERRORS = ("ConnectionError", "NameResolutionError", "MaxRetryError", "URLError",
@@ -74,17 +75,23 @@ def _emt(**options) -> CalculatorSpec:
     return CalculatorSpec(EMT(**options))
 
 
-def _lj(**options) -> CalculatorSpec:
-    """ASE's LennardJones; sigma and epsilon are required: its defaults (1 Angstrom, 1 eV, for
-    every element) describe no real element, and used silently they give e.g. Cu at -20 kbar."""
-    from ase.calculators.lj import LennardJones
-
+def _require_pair(what: str, options: dict) -> None:
+    """Refuse a pair potential without sigma and epsilon: defaults (ASE's 1 Angstrom, 1 eV for
+    every element) describe no real element, and used silently they give e.g. Cu at -20 kbar.
+    One message for every such calculator."""
     missing = [key for key in ("sigma", "epsilon") if key not in options]
     if missing:
         raise CalculatorSetupError(
-            f"lj needs {' and '.join(missing)} (Angstrom, eV; one pair for all atoms): e.g. "
+            f"{what} needs {' and '.join(missing)} (Angstrom, eV; one pair for all atoms): e.g. "
             "--calc-opt sigma=3.405 --calc-opt epsilon=0.0103 for argon; ASE's defaults "
             "(1 Angstrom, 1 eV) describe no real element")
+
+
+def _lj(**options) -> CalculatorSpec:
+    """ASE's LennardJones; sigma and epsilon are required (`_require_pair`)."""
+    from ase.calculators.lj import LennardJones
+
+    _require_pair("lj", options)
     return CalculatorSpec(LennardJones(**options))
 
 
@@ -195,7 +202,7 @@ def _uma(name: str, task: str | None = None, device: str = "cpu", precision: str
     return CalculatorSpec(FAIRChemCalculator(unit, task_name=task), options)
 
 
-def _server(address: str, timeout: float = 600.0, connect_timeout: float = 300.0,
+def _server(address: str, timeout: float = DEFAULT_TIMEOUT, connect_timeout: float = 300.0,
             **unknown) -> CalculatorSpec:
     """The model of a shared model server (`lammps-ase serve`); options are the server's."""
     if unknown:
@@ -213,11 +220,7 @@ def _torchsim(kind: str, **options) -> CalculatorSpec:
     alpha (Morse), device, dtype; sigma and epsilon are required, as for ``lj``."""
     from .torchsim import TorchSimCalculator, build_model
 
-    missing = [key for key in ("sigma", "epsilon") if key not in options]
-    if missing:
-        raise CalculatorSetupError(f"torchsim-{kind} needs {' and '.join(missing)} "
-                                   "(Angstrom, eV), e.g. sigma=3.405 epsilon=0.0104 for argon")
-
+    _require_pair(f"torchsim-{kind}", options)
     return CalculatorSpec(TorchSimCalculator(build_model(kind, **options)))
 
 

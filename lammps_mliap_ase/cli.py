@@ -24,6 +24,7 @@ from pathlib import Path
 
 from . import oneline
 from .calculators import available
+from .client import DEFAULT_TIMEOUT
 from .errors import BridgeError
 from .inputcheck import check_run_input
 from .interface import MODES, UniversalASEUnifiedMLIAPInterface
@@ -57,8 +58,9 @@ def _server_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--server", metavar="ADDRESS",
                         help="use the shared model server at ADDRESS (socket path or HOST:PORT; "
                              "see `lammps-ase serve`) instead of --calc")
-    parser.add_argument("--server-timeout", type=float, default=600.0, metavar="S",
-                        help="seconds a replica waits for one answer of the server (600)")
+    parser.add_argument("--server-timeout", type=float, default=DEFAULT_TIMEOUT, metavar="S",
+                        help="seconds a replica waits for one answer of the server "
+                             "(%(default)g)")
 
 
 def calculator_options(args: argparse.Namespace) -> dict:
@@ -70,18 +72,29 @@ def calculator_options(args: argparse.Namespace) -> dict:
     return options
 
 
+def _require_model(args: argparse.Namespace) -> None:
+    """Refuse a command that names neither a calculator nor a model server (one message for
+    `run` and `write-pair`, raised before anything expensive starts)."""
+    if not (getattr(args, "server", None) or args.calc):
+        raise BridgeError("name a calculator with --calc NAME, or a model server with --server")
+
+
+def _charge_and_spin(args: argparse.Namespace, options: dict) -> dict:
+    """`options` with --charge/--spin where given (they override the calculator's defaults)."""
+    for key in ("charge", "spin"):
+        if getattr(args, key) is not None:
+            options[key] = getattr(args, key)
+    return options
+
+
 def build_interface(args: argparse.Namespace) -> UniversalASEUnifiedMLIAPInterface:
+    _require_model(args)
     if getattr(args, "server", None):
         name = "server"
         options = {"address": args.server, "timeout": args.server_timeout}
-    elif args.calc:
-        name, options = args.calc, calculator_options(args)
     else:
-        raise BridgeError("name a calculator with --calc NAME, or a model server with --server")
-    interface_options = {"mode": args.mode}
-    for key in ("charge", "spin"):
-        if getattr(args, key) is not None:
-            interface_options[key] = getattr(args, key)
+        name, options = args.calc, calculator_options(args)
+    interface_options = _charge_and_spin(args, {"mode": args.mode})
     return UniversalASEUnifiedMLIAPInterface.from_registry(name, options, **interface_options)
 
 
@@ -128,10 +141,9 @@ def _start_shared_server(args: argparse.Namespace):
     from .replicas import SharedServer, partitions
 
     share = args.share == "yes" or (args.share == "auto" and partitions(args.partition) > 1)
+    _require_model(args)  # `run`'s one check: after -partition is read, before a server starts
     if not share or args.server:
         return None
-    if not args.calc:
-        raise BridgeError("name a calculator with --calc NAME, or a model server with --server")
     try:
         from mpi4py import MPI
     except ImportError:
@@ -174,10 +186,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise BridgeError("lammps-ase serve needs --calc NAME (the model to share)")
     address = Address.parse(args.listen or args.socket)
     spec = make_calculator(args.calc, **calculator_options(args))
-    interface_options = dict(spec.interface_options)
-    for key in ("charge", "spin"):
-        if getattr(args, key) is not None:
-            interface_options[key] = getattr(args, key)
+    interface_options = _charge_and_spin(args, dict(spec.interface_options))
     batched = {"auto": None, "yes": True, "no": False}[args.batched]
     server = ModelServer.from_calculator(
         spec.calculator, address, batched=batched, max_cost=args.max_atoms,

@@ -279,23 +279,25 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
         atoms = self._prepare(data, units, numbers, positions, charges, magmoms, data.pbc,
                               self._info(charges, magmoms))
         calc = self.calculator
+        # what LAMMPS asked for, decided once: announced to the calculator, then fetched
+        energies = bool(data.eflag & _ENERGY_ATOM)
+        stresses = bool(data.vflag & _VIRIAL_ATOM)
+        stress = bool(data.vflag) and bool(atoms.pbc.any())
         _announce(calc, [name for name, wanted in (
-            ("energies", data.eflag & _ENERGY_ATOM), ("stresses", data.vflag & _VIRIAL_ATOM),
-            ("stress", data.vflag and atoms.pbc.any())) if wanted])
+            ("energies", energies), ("stresses", stresses), ("stress", stress)) if wanted])
         result = res.energy_and_forces(calc, atoms)
-        if data.eflag & _ENERGY_ATOM:
+        if energies:
             result.energies = res.per_atom_energies(calc, atoms)
-        if data.vflag & _VIRIAL_ATOM:
+        if stresses:
             result.atom_virials = res.per_atom_virials(calc, atoms)
-        if data.vflag:
-            if not atoms.pbc.any():
-                result.virial = res.cluster_virial(atoms.arrays["positions"], result.forces)
-            else:
-                result.virial = res.stress_virial(calc, atoms)
-                if result.virial is None:
-                    result.virial = self._no_virial(
-                        data, f"the virial of a periodic system comes from the stress, but "
-                        f"{type(calc).__name__} does not implement 'stress'")
+        if stress:
+            result.virial = res.stress_virial(calc, atoms)
+            if result.virial is None:
+                result.virial = self._no_virial(
+                    data, f"the virial of a periodic system comes from the stress, but "
+                    f"{type(calc).__name__} does not implement 'stress'")
+        elif data.vflag:  # an open system: the virial from positions and forces
+            result.virial = res.cluster_virial(atoms.arrays["positions"], result.forces)
         return result
 
     def _write(self, data, units: LammpsUnits, owned, result: res.Results | None,

@@ -10,15 +10,20 @@ import platform
 from pathlib import Path
 
 
-def describe() -> str:
-    """E.g. '2 CPU cores (Intel(R) Xeon(R) CPU @ 2.20GHz), Linux x86_64, load average 1.9'."""
-    model = platform.processor() or platform.machine()
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (Linux), else what `platform` knows; one
+    reader for the examples' machine line and the benchmark record."""
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
         for line in cpuinfo.read_text(errors="replace").splitlines():
             if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def describe() -> str:
+    """E.g. '2 CPU cores (Intel(R) Xeon(R) CPU @ 2.20GHz), Linux x86_64, load average 1.9'."""
+    model = cpu_model()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     text = f"{cores} CPU cores ({model}), {platform.system()} {platform.machine()}"
     if hasattr(os, "getloadavg"):  # other jobs on the machine slow a timing down: say so
