@@ -65,6 +65,20 @@ def memory_watch(pids: list[int], peaks: dict[int, int], stop: threading.Event) 
         stop.wait(0.2)
 
 
+def gpu_memory_mb() -> float:
+    """Memory in use on GPU 0 (MiB, all processes), as nvidia-smi reports it."""
+    query = subprocess.run(["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,"
+                            "nounits", "--id=0"], capture_output=True, text=True, check=True)
+    return float(query.stdout.split()[0])
+
+
+def gpu_memory_watch(peak: dict, stop: threading.Event) -> None:
+    """Largest GPU memory in use until `stop` (what the replicas and the server hold together)."""
+    while not stop.is_set():
+        peak["mb"] = max(peak["mb"], gpu_memory_mb())
+        stop.wait(0.5)
+
+
 def loop_time(log: str) -> float:
     times = re.findall(r"Loop time of ([\d.eE+-]+) on", log)
     if len(times) < 2:
@@ -87,9 +101,12 @@ def write_inputs(folder: Path, size: int, n: int, steps: int) -> list[Path]:
 
 
 def run_replicas(inputs: list[Path], calc: list[str], server: list[str] | None,
-                 folder: Path) -> dict:
-    """Run one replica process per input (with a server when `server` is given)."""
+                 folder: Path, gpu: bool = False) -> dict:
+    """Run one replica process per input (with a server when `server` is given).  `gpu`: also
+    the peak GPU memory they hold together (`gpu_mb`, over what was in use before)."""
     procs, pids, peaks, stop = [], [], {}, threading.Event()
+    gpu_peak = {"mb": gpu_memory_mb()} if gpu else None
+    gpu_base = gpu_peak["mb"] if gpu else 0.0
     serve = None
     if server is not None:
         sock = folder / "model.sock"
@@ -103,8 +120,12 @@ def run_replicas(inputs: list[Path], calc: list[str], server: list[str] | None,
         replica_calc = ["--server", str(sock)]
     else:
         replica_calc = calc
-    watcher = threading.Thread(target=memory_watch, args=(pids, peaks, stop), daemon=True)
-    watcher.start()
+    watchers = [threading.Thread(target=memory_watch, args=(pids, peaks, stop), daemon=True)]
+    if gpu:
+        watchers.append(threading.Thread(target=gpu_memory_watch, args=(gpu_peak, stop),
+                                         daemon=True))
+    for watcher in watchers:
+        watcher.start()
     start = time.perf_counter()
     for k, inp in enumerate(inputs):
         cwd = folder / f"r{k}"
@@ -126,9 +147,13 @@ def run_replicas(inputs: list[Path], calc: list[str], server: list[str] | None,
         serve.terminate()
         stats = serve.communicate(timeout=60)[1].strip().splitlines()[-1]
     stop.set()
-    watcher.join()
-    return {"loop_times": times, "wall_s": wall, "rss_mb": sum(peaks.values()) / 1024,
-            "server": stats}
+    for watcher in watchers:
+        watcher.join()
+    result = {"loop_times": times, "wall_s": wall, "rss_mb": sum(peaks.values()) / 1024,
+              "server": stats}
+    if gpu:
+        result["gpu_mb"] = gpu_peak["mb"] - gpu_base
+    return result
 
 
 def available_mb() -> float:
@@ -167,7 +192,8 @@ def main() -> None:
                 with tempfile.TemporaryDirectory() as tmp:
                     folder = Path(tmp)
                     inputs = write_inputs(folder, size, n, args.steps)
-                    result = run_replicas(inputs, calc, server, folder)
+                    result = run_replicas(inputs, calc, server, folder,
+                                          gpu=args.device.startswith("cuda"))
                 atoms = len(systems.water(size))
                 rate = n * atoms * args.steps / max(result["loop_times"])
                 row = {"atoms": atoms, "replicas": n, "mode": mode, "rate": rate, **result}

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# One command on a GPU node without network: install the offline bundle into the node's own
+# Python (its CUDA torch stays), then measure every GPU figure within a time budget
+# (benchmarks/gpu_acceptance.py: exactness, MD speed, replicas, GCMC trials).
+#
+#   scripts/gpu_acceptance.sh --carry .gpu [--out DIR] [--budget 540] [--device cuda]
+#   scripts/gpu_acceptance.sh --dry-run [--out DIR]          # CPU, tiny sizes, < 3 min (CI)
+#   scripts/gpu_acceptance.sh --no-install --device cpu      # the stages, installed environment
+#
+#   --carry DIR     what scripts/gpu_prepare.sh wrote: the offline bundle (*.tar.xz), site/
+#                   (model packages installed for the node's Python, e.g. SevenNet) and
+#                   mof74_unit.cif; everything in it is optional except the bundle when installing
+#   --bundle PATH   the offline bundle (default: the one in --carry)
+#   --python PATH   the node's interpreter (default: python3 on PATH; with --dry-run/--no-install
+#                   the repository's .venv if present)
+#   --out DIR       results: <stage>.json as each stage finishes, gpu.json, gpu.md, install.log
+#                   (default: gpu-acceptance/)
+#   --budget S      seconds for everything, install included (default 540: one 10-minute call)
+#   --device D      cuda (default) or cpu
+#   --no-install    skip the install (a second run on a machine that still holds the build)
+#   --dry-run       no install, CPU, tiny sizes: shows that every stage still runs
+#
+# Exit status: 0 when every stage finished, 1 otherwise (the summary says which).
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+log() { echo "[gpu_acceptance] $*"; }
+die() { echo "[gpu_acceptance] error: $*" >&2; exit 2; }
+start=$(date +%s)
+
+carry="" ; bundle="" ; python="" ; out=$PWD/gpu-acceptance ; budget=540 ; device=cuda
+install=1 ; dry=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --carry) carry=$(realpath "${2:?--carry needs a folder}"); shift ;;
+        --bundle) bundle=$(realpath "${2:?--bundle needs a path}"); shift ;;
+        --python) python=${2:?--python needs a path}; shift ;;
+        --out) out=$(realpath -m "${2:?--out needs a folder}"); shift ;;
+        --budget) budget=${2:?--budget needs seconds}; shift ;;
+        --device) device=${2:?--device needs cuda or cpu}; shift ;;
+        --no-install) install=0 ;;
+        --dry-run) install=0; device=cpu; dry=(--dry-run) ;;
+        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+        *) die "unknown option $1 (see --help)" ;;
+    esac
+    shift
+done
+[[ $budget =~ ^[0-9]+$ ]] || die "--budget $budget: give whole seconds"
+if [ -z "$python" ]; then
+    python=python3
+    [ $install = 0 ] && [ -x "$repo/.venv/bin/python" ] && python=$repo/.venv/bin/python
+fi
+py=$(command -v "$python") || die "no python at $python (give --python PATH)"
+mkdir -p "$out"
+
+if [ -n "$carry" ]; then
+    [ -d "$carry" ] || die "--carry $carry is not a folder (scripts/gpu_prepare.sh makes it)"
+    [ -n "$bundle" ] || bundle=$(ls "$carry"/lammps-mliap-ase-bundle-*.tar.xz 2>/dev/null | head -n1)
+    [ -d "$carry/site" ] && export PYTHONPATH="$carry/site${PYTHONPATH:+:$PYTHONPATH}"
+fi
+
+if [ $install = 1 ]; then
+    [ -f "$bundle" ] || die "no offline bundle: give --carry DIR or --bundle PATH (scripts/gpu_prepare.sh)"
+    work=${TMPDIR:-/tmp}/lammps-mliap-ase-gpu
+    rm -rf "$work"; mkdir -p "$work"
+    log "installing $(basename "$bundle") into $py with $(nproc) jobs (log: $out/install.log)"
+    t0=$(date +%s)
+    if ! { tar -xJf "$bundle" -C "$work" && \
+           "$work"/lammps-mliap-ase-bundle-*/install.sh --python "$py" --jobs "$(nproc)"; } \
+           >"$out/install.log" 2>&1; then
+        tail -n 30 "$out/install.log"
+        die "the install failed after $(( $(date +%s) - t0 )) s; full log: $out/install.log"
+    fi
+    grep -E '^\[(install_bundle|build_lammps)\]' "$out/install.log" || true
+    log "installed in $(( $(date +%s) - t0 )) s"
+    echo "{\"install_s\": $(( $(date +%s) - t0 )), \"bundle\": \"$(basename "$bundle")\"}" \
+        >"$out/install.json"
+fi
+"$py" -c "import lammps, lammps_mliap_ase" 2>/dev/null \
+    || die "$py does not import lammps and lammps_mliap_ase: install first (drop --no-install)"
+
+left=$(( budget - ($(date +%s) - start) ))
+[ "$left" -gt 30 ] || die "only $left s of the $budget s budget are left after the install"
+cif=()
+[ -n "$carry" ] && [ -f "$carry/mof74_unit.cif" ] && cif=(--mof-cif "$carry/mof74_unit.cif")
+log "stages with $left s left of $budget s"
+status=0
+"$py" "$repo/benchmarks/gpu_acceptance.py" --out "$out" --device "$device" --budget "$left" \
+    "${dry[@]+"${dry[@]}"}" "${cif[@]+"${cif[@]}"}" || status=$?
+log "done in $(( $(date +%s) - start )) s; results in $out (gpu.md, gpu.json)"
+exit $status

@@ -1,0 +1,65 @@
+"""The GPU acceptance script cannot rot between GPU runs: its dry run (CPU, tiny sizes) runs
+every stage here, through the same shell entry point the GPU node uses.
+
+What is asserted is what the GPU run must deliver: each stage's JSON, a status per stage, the
+summary with the machine, and the exactness verdicts (the bridge == the calculator directly,
+Orb-v3 in float64 at the exact tolerances, SevenNet-0 with its real weights at float32 noise).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+pytest.importorskip("orb_models", reason="orb-models is not installed (the [orb] extra)")
+pytest.importorskip("sevenn", reason="sevenn is not installed (the [sevennet] extra)")
+pytest.importorskip("CoRE_MOF", reason="core-mof is not installed (the [examples] extra)")
+
+
+@pytest.fixture(scope="module")
+def dry_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("gpu")
+    proc = subprocess.run(["bash", str(REPO / "scripts" / "gpu_acceptance.sh"), "--dry-run",
+                           "--python", sys.executable, "--out", str(out), "--budget", "300"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return out
+
+
+def test_every_stage_finished_and_wrote_its_json(dry_run):
+    record = json.loads((dry_run / "gpu.json").read_text())
+    assert list(record["stages"]) == ["exactness", "md", "replicas", "gcmc"]
+    for name, stage in record["stages"].items():
+        assert stage["status"] == "ok", (name, stage["status"])
+        assert (dry_run / f"{name}.json").is_file()
+    assert record["machine"]["lammps"] > 20260000
+
+
+def test_the_bridge_equals_the_calculator(dry_run):
+    rows = json.loads((dry_run / "exactness.json").read_text())["rows"]
+    assert [r["precision"] for r in rows] == ["float64", "float64", "float32-high", "float32"]
+    for row in rows:
+        assert row["passed"], row
+    assert rows[-1]["model"] == "SevenNet-0 (real weights)"
+    for row in rows[:2]:  # float64: the exact tolerances, not the noise rule
+        assert row["allowed"] == {"e_rel": 1e-10, "f_abs": 1e-8, "v_rel": 1e-10}
+
+
+def test_timings_and_summary(dry_run):
+    md = json.loads((dry_run / "md.json").read_text())["rows"]
+    assert md and all(r["b_bridge"] > 0 and r["ns_per_day_2fs"] > 0 for r in md)
+    replicas = json.loads((dry_run / "replicas.json").read_text())["rows"]
+    assert {(r["replicas"], r["mode"]) for r in replicas} == {
+        (1, "shared"), (1, "own"), (2, "shared"), (2, "own")}
+    gcmc = json.loads((dry_run / "gcmc.json").read_text())
+    model = gcmc["rows"][1]
+    assert model["evaluations"] >= gcmc["trials"] and model["ms_per_trial"] > 0
+    text = (dry_run / "gpu.md").read_text()
+    for heading in ("## Exactness", "## MD through LAMMPS", "## Replicas", "## GCMC trials",
+                    "## Goals"):
+        assert heading in text
