@@ -66,12 +66,12 @@ class Profile:
 
 PROFILES = {
     "gpu": Profile(exact_atoms=96,
-                   md=((ORB_DIRECT, (100, 800, 5000)), (SEVENNET, (800,)),
-                       (ORB_CONSERVATIVE, (800,))),
+                   md=((ORB_DIRECT, (100, 800, 5000)), (ORB_CONSERVATIVE, (800,)),
+                       (SEVENNET, (800,))),
                    md_min_time=0.5, md_repeats=3, replica_atoms=200,
-                   replica_counts=(1, 2, 4, 8, 16), replica_steps=100, gcmc_cycles=10,
+                   replica_counts=(1, 2, 4, 8, 16), replica_steps=50, gcmc_cycles=10,
                    gcmc_trials=(15, 5), gcmc_models=(ORB_DIRECT, SEVENNET),
-                   limits={"exactness": 60, "md": 150, "replicas": 170, "gcmc": 90}),
+                   limits={"exactness": 40, "md": 100, "replicas": 120, "gcmc": 50}),
     "cpu": Profile(exact_atoms=96, md=((ORB_DIRECT, (100, 300)), (SEVENNET, (100,))),
                    md_min_time=0.5, md_repeats=3, replica_atoms=100, replica_counts=(1, 2, 4),
                    replica_steps=3, gcmc_cycles=3, gcmc_trials=(15, 5),
@@ -105,14 +105,17 @@ def missing(model: str) -> str | None:
     return None
 
 
-def save(out: Path, stage: str, record: dict) -> None:
-    """Write the stage's JSON now (atomically): a run cut short keeps every finished row."""
-    tmp = out / f".{stage}.json.tmp"
-    tmp.write_text(json.dumps(record, indent=1, default=float))
-    tmp.replace(out / f"{stage}.json")
+# -- the stages, as rows ------------------------------------------------------------------------
+# Each stage is a list of rows (a model, a size, a replica count) and a function that measures
+# one row.  Every row runs in a process of its own: on the GPU node a process died of a native
+# abort ("free(): invalid pointer", in the exactness, MD and GCMC stages alike) and took the
+# rows after it along; now it costs its own row, which the summary shows as failed with the
+# Python stack at the abort (faulthandler).
 
+def exactness_rows(p: Profile) -> list:
+    return [[ORB_DIRECT, "float64"], [ORB_CONSERVATIVE, "float64"],
+            [ORB_DIRECT, "float32-high"], [SEVENNET, "float32"]]
 
-# -- stage 1: exactness -------------------------------------------------------------------------
 
 def bridge_results(atoms, calculator):
     """Energy (eV), forces by atom ID (eV/A) and virial (xx yy zz xy xz yz, eV) through LAMMPS."""
@@ -156,7 +159,7 @@ def differences(a, b) -> dict:
             "v_rel": float(np.abs(va - vb).max() / np.abs(vb).max())}
 
 
-def exactness(p: Profile, device: str, out: Path) -> None:
+def exactness_row(p: Profile, device: str, spec: list, cif: str | None) -> dict:
     """Bridge == calculator directly, on a periodic water box.  float64 models must meet the
     exact tolerances; float32 ones theirs, or 10x the model's own noise measured here (the same
     calculator on the atoms in another order: float32 sums in another order differ)."""
@@ -166,90 +169,76 @@ def exactness(p: Profile, device: str, out: Path) -> None:
 
     import systems
 
+    model, precision = spec
     atoms = systems.water(p.exact_atoms, seed=3)
-    cases = [(ORB_DIRECT, "float64"), (ORB_CONSERVATIVE, "float64"), (ORB_DIRECT, "float32-high"),
-             (SEVENNET, "float32")]
-    record = {"atoms": len(atoms), "system": "water, periodic", "rows": []}
-    for model, precision in cases:
-        row = {"model": label(model), "precision": precision}
-        why = missing(model)
-        if why:
-            record["rows"].append(row | {"skipped": why})
-            save(out, "exactness", record)
-            continue
-        calculator = make_calculator(model, **options_for(model, device, precision)).calculator
-        reference = direct_results(atoms, calculator)
-        bridge = differences(bridge_results(atoms, calculator), reference)
-        noise = differences(direct_results(atoms, calculator,
-                                           np.random.default_rng(5).permutation(len(atoms))),
-                            reference)
-        tol = TOLERANCES["float64" if precision == "float64" else "float32"]
-        allowed = {k: tol[k] if precision == "float64" else max(tol[k], 10 * noise[k])
-                   for k in tol}
-        row |= {"energy_eV": reference[0], "bridge": bridge, "own_noise": noise,
-                "allowed": allowed, "passed": all(bridge[k] <= allowed[k] for k in tol)}
-        record["rows"].append(row)
-        save(out, "exactness", record)
-        print(f"exactness {row['model']} {precision}: {bridge} (noise {noise}) "
-              f"passed={row['passed']}", flush=True)
+    row = {"model": label(model), "precision": precision, "atoms": len(atoms)}
+    calculator = make_calculator(model, **options_for(model, device, precision)).calculator
+    reference = direct_results(atoms, calculator)
+    bridge = differences(bridge_results(atoms, calculator), reference)
+    noise = differences(direct_results(atoms, calculator,
+                                       np.random.default_rng(5).permutation(len(atoms))),
+                        reference)
+    tol = TOLERANCES["float64" if precision == "float64" else "float32"]
+    allowed = {k: tol[k] if precision == "float64" else max(tol[k], 10 * noise[k]) for k in tol}
+    row |= {"energy_eV": reference[0], "bridge": bridge, "own_noise": noise, "allowed": allowed,
+            "passed": all(bridge[k] <= allowed[k] for k in tol)}
+    print(f"exactness {row['model']} {precision}: {bridge} (noise {noise}) "
+          f"passed={row['passed']}", flush=True)
+    return row
 
 
-# -- stage 2: MD speed --------------------------------------------------------------------------
+def md_rows(p: Profile) -> list:
+    return [[model, size] for model, sizes in p.md for size in sizes]
 
-def md(p: Profile, device: str, out: Path) -> None:
+
+def md_row(p: Profile, device: str, spec: list, cif: str | None) -> dict:
     """ms/step of the calculator alone and through LAMMPS (benchmarks/benchmark.py's paths (a),
-    (b), (d)), ns/day at 2 fs; one row at a time, the most valuable sizes first."""
+    (b), (d)), ns/day at 2 fs."""
     import benchmark
 
+    model, size = spec
     args = SimpleNamespace(timestep=1.0, repeats=p.md_repeats, min_time=p.md_min_time,
                            max_steps=500, no_cluster=True)
-    record = {"timestep_fs_for_ns_per_day": 2.0, "rows": []}
-    for model, sizes in p.md:
-        why = missing(model)
-        for size in sizes:
-            if why:
-                record["rows"].append({"model": label(model), "N": size, "skipped": why})
-                continue
-            case = benchmark.Case(model, options_for(model, device), "water", (size,),
-                                  benchmark.ORB_RANGE, model != ORB_DIRECT, cluster=False,
-                                  snapshots=5, repeats=p.md_repeats)
-            row = benchmark.measure(case, size, args)
-            record["rows"].append({"model": label(model), **row})
-            save(out, "md", record)
-            print(f"md {label(model)} N={row['N']}: bridge {1e3 * row['b_bridge']:.2f} ms/step, "
-                  f"calc {1e3 * row['a_calc']:.2f} ms, {row['ns_per_day_2fs']:.2f} ns/day (2 fs)",
-                  flush=True)
-    save(out, "md", record)
+    case = benchmark.Case(model, options_for(model, device), "water", (size,),
+                          benchmark.ORB_RANGE, model != ORB_DIRECT, cluster=False, snapshots=5,
+                          repeats=p.md_repeats)
+    row = {"model": label(model), **benchmark.measure(case, size, args)}
+    print(f"md {row['model']} N={row['N']}: bridge {1e3 * row['b_bridge']:.2f} ms/step, "
+          f"calc {1e3 * row['a_calc']:.2f} ms, {row['ns_per_day_2fs']:.2f} ns/day (2 fs)",
+          flush=True)
+    return row
 
 
-# -- stage 3: replicas --------------------------------------------------------------------------
+def replicas_rows(p: Profile) -> list:
+    return [[n, mode] for n in p.replica_counts for mode in ("shared", "own")]
 
-def replicas_stage(p: Profile, device: str, out: Path) -> None:
+
+def replicas_row(p: Profile, device: str, spec: list, cif: str | None) -> dict:
     """Aggregate atom-steps/s of N replicas: one shared batched server vs N own models
     (benchmarks/replicas.py); 'one after the other' is the N = 1 own rate."""
     import replicas
 
     import systems
 
+    n, mode = spec
     calc = ["--calc", ORB_DIRECT, "--device", device, "--calc-opt", "random_weights=True"]
-    record = {"model": label(ORB_DIRECT), "steps": p.replica_steps, "rows": []}
+    server = ["--batched", "yes"] if mode == "shared" else None
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        inputs = replicas.write_inputs(folder, p.replica_atoms, n, p.replica_steps)
+        result = replicas.run_replicas(inputs, calc, server, folder,
+                                       gpu=device.startswith("cuda"))
     atoms = len(systems.water(p.replica_atoms))
-    for n in p.replica_counts:
-        for mode, server in (("shared", ["--batched", "yes"]), ("own", None)):
-            with tempfile.TemporaryDirectory() as tmp:
-                folder = Path(tmp)
-                inputs = replicas.write_inputs(folder, p.replica_atoms, n, p.replica_steps)
-                result = replicas.run_replicas(inputs, calc, server, folder,
-                                               gpu=device.startswith("cuda"))
-            rate = n * atoms * p.replica_steps / max(result["loop_times"])
-            record["rows"].append({"atoms": atoms, "replicas": n, "mode": mode, "rate": rate,
-                                   **result})
-            save(out, "replicas", record)
-            print(f"replicas N={n} {mode}: {rate:.1f} atom-steps/s, GPU memory "
-                  f"{result.get('gpu_mb')} MiB", flush=True)
+    rate = n * atoms * p.replica_steps / max(result["loop_times"])
+    print(f"replicas N={n} {mode}: {rate:.1f} atom-steps/s, GPU memory "
+          f"{result.get('gpu_mb')} MiB", flush=True)
+    return {"model": label(ORB_DIRECT), "atoms": atoms, "replicas": n, "mode": mode,
+            "steps": p.replica_steps, "rate": rate, **result}
 
 
-# -- stage 4: GCMC trial cost -------------------------------------------------------------------
+def gcmc_rows(p: Profile) -> list:
+    return ["native", *p.gcmc_models]
+
 
 def framework(cif: str | None):
     """The Mg-MOF-74 supercell of examples/mof74_co2 (from a CIF file, else core-mof)."""
@@ -260,11 +249,11 @@ def framework(cif: str | None):
     return mof74.supercell(unit, mof74.repeats_for(unit.cell.array))
 
 
-def gcmc(p: Profile, device: str, out: Path, cif: str | None = None) -> None:
+def gcmc_row(p: Profile, device: str, model: str, cif: str | None) -> dict:
     """Time per fix gcmc trial (the example's 15 exchange + 5 move trials a cycle, 1 bar, 298 K;
-    fewer in the dry run) with the
-    model as the whole energy, next to the classical force field natively.  Energy-only trials
-    do not exist yet (issue 20): every trial computes forces that fix gcmc discards."""
+    fewer in the dry run) with the model as the whole energy, next to the classical force field
+    natively.  Energy-only trials do not exist yet (issue 20): every trial computes forces that
+    fix gcmc discards."""
     sys.path.insert(0, str(MOF))
     import run as mof_run
     import simulation as sim
@@ -274,38 +263,38 @@ def gcmc(p: Profile, device: str, out: Path, cif: str | None = None) -> None:
     host = framework(cif)
     exchanges, moves = p.gcmc_trials
     trials = p.gcmc_cycles * (exchanges + moves)
-    record = {"framework_atoms": len(host), "cycles": p.gcmc_cycles, "trials": trials,
-              "pressure_bar": 1.0, "energy_only": "not available: the bridge always asks for "
-              "forces (issue 20)", "rows": []}
-    for model in ("native", *p.gcmc_models):
-        why = None if model == "native" else missing(model)
-        if why:
-            record["rows"].append({"model": label(model), "skipped": why})
-            continue
-        interface, intra = None, 0.0
-        if model != "native":
-            interface = UniversalASEUnifiedMLIAPInterface.from_registry(
-                model, options_for(model, device))
-            intra = mof_run.co2_reference_energy(interface)
-        lmp = sim.make_lammps(host, "native" if model == "native" else "model", interface)
-        sim.add_gcmc(lmp, 1.0, 29494, exchanges, moves, intra)
-        calls = interface._calls if interface else 0
-        start = time.perf_counter()
-        counts = sim.cycles(lmp, p.gcmc_cycles, len(host))
-        wall = time.perf_counter() - start
-        evaluations = (interface._calls - calls) if interface else None
-        row = {"model": "classical LJ + Coulomb (native LAMMPS)" if model == "native"
-               else label(model), "wall_s": wall, "ms_per_trial": 1e3 * wall / trials,
-               "evaluations": evaluations,
-               "ms_per_evaluation": 1e3 * wall / evaluations if evaluations else None,
-               "final_co2": int(counts[-1]), "moves": sim.move_counts(lmp)}
-        lmp.close()
-        record["rows"].append(row)
-        save(out, "gcmc", record)
-        print(f"gcmc {row['model']}: {row['ms_per_trial']:.2f} ms/trial", flush=True)
+    interface, intra = None, 0.0
+    if model != "native":
+        interface = UniversalASEUnifiedMLIAPInterface.from_registry(model,
+                                                                    options_for(model, device))
+        intra = mof_run.co2_reference_energy(interface)
+    lmp = sim.make_lammps(host, "native" if model == "native" else "model", interface)
+    sim.add_gcmc(lmp, 1.0, 29494, exchanges, moves, intra)
+    calls = interface._calls if interface else 0  # compute_forces calls: energy evaluations
+    start = time.perf_counter()
+    counts = sim.cycles(lmp, p.gcmc_cycles, len(host))
+    wall = time.perf_counter() - start
+    evaluations = (interface._calls - calls) if interface else None
+    row = {"model": NATIVE if model == "native" else label(model),
+           "framework_atoms": len(host), "cycles": p.gcmc_cycles, "trials": trials,
+           "pressure_bar": 1.0, "wall_s": wall,
+           "ms_per_trial": 1e3 * wall / trials, "evaluations": evaluations,
+           "ms_per_evaluation": 1e3 * wall / evaluations if evaluations else None,
+           "final_co2": int(counts[-1]), "moves": sim.move_counts(lmp)}
+    lmp.close()
+    print(f"gcmc {row['model']}: {row['ms_per_trial']:.2f} ms/trial", flush=True)
+    return row
 
 
-STAGE_FUNCTIONS = {"exactness": exactness, "md": md, "replicas": replicas_stage, "gcmc": gcmc}
+# stage: (its rows, the function that measures one, the registry model a row needs or None)
+STAGE_ROWS = {
+    "exactness": (exactness_rows, exactness_row, lambda spec: spec[0]),
+    "md": (md_rows, md_row, lambda spec: spec[0]),
+    "replicas": (replicas_rows, replicas_row, lambda spec: ORB_DIRECT),
+    "gcmc": (gcmc_rows, gcmc_row, lambda spec: None if spec == "native" else spec),
+}
+NATIVE = "classical LJ + Coulomb (native LAMMPS)"
+ENERGY_ONLY = "not available: the bridge always asks for forces (issue 20)"
 
 
 # -- the machine and the summary ----------------------------------------------------------------
@@ -334,152 +323,210 @@ def machine(device: str) -> dict:
     return info
 
 
+def machine_in_child(device: str) -> dict:
+    """machine() in its own process: the runner itself loads neither LAMMPS nor torch, so
+    nothing they do to a process can stop the stages from running."""
+    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--machine",
+                           "--device", device, "--out", "."], capture_output=True, text=True,
+                          timeout=120)
+    if proc.returncode:
+        return {"device": device, "cpu": "unknown", "cores": os.cpu_count(),
+                "python": platform.python_version(), "lammps": None,
+                "error": (proc.stderr.strip().splitlines() or ["no output"])[-1]}
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
 def _f(value, fmt: str = "{:.3g}") -> str:
     return "–" if value is None else fmt.format(value)
 
 
+def _problem(row: dict) -> str | None:
+    """'skipped: why' or 'failed: why' for a row that has no figures, else None."""
+    for key in ("skipped", "failed"):
+        if key in row:
+            return f"{key}: {row[key]}"
+    return None
+
+
+def _measured(stages: dict, stage: str) -> list[dict]:
+    return [r for r in stages.get(stage, {}).get("rows", []) if _problem(r) is None]
+
+
 def summary(record: dict) -> str:
-    """gpu.md: one table per stage and the goals, from whatever the stages wrote."""
+    """gpu.md: one table per stage and the goals, from whatever the rows wrote."""
     m, stages = record["machine"], record["stages"]
     lines = [f"# GPU acceptance: {m.get('gpu') or m['cpu']} ({m['device']})", "",
              f"{m.get('nvidia_smi') or 'no nvidia-smi'}; {m['cores']} cores ({m['cpu']}); "
              f"Python {m['python']}, torch {m.get('torch')}, CUDA {m.get('cuda')}, "
-             f"LAMMPS {m['lammps']}; profile `{record['profile']}`, "
-             f"{record['wall_s']:.0f} s in all.", "",
+             f"LAMMPS {m['lammps']}; profile `{record['profile']}`; install "
+             f"{record['install_s']:.0f} s, stages {record['wall_s']:.0f} s.", "",
              "| stage | status | seconds |", "| --- | --- | --- |"]
     lines += [f"| {name} | {s['status']} | {s['wall_s']:.0f} |" for name, s in stages.items()]
-    ex = stages.get("exactness", {}).get("result")
-    if ex:
-        lines += ["", f"## Exactness: bridge vs calculator directly ({ex['atoms']} atoms, "
-                      f"{ex['system']})", "",
-                  "| model | precision | dE/E | max dF (eV/A) | dW/W | own noise dE/E, dF, dW/W "
-                  "| passed |", "| --- | --- | --- | --- | --- | --- | --- |"]
-        for r in ex["rows"]:
-            if "skipped" in r:
-                lines.append(f"| {r['model']} | {r['precision']} | skipped: {r['skipped']} "
-                             "| | | | |")
-                continue
-            b, n = r["bridge"], r["own_noise"]
-            lines.append(f"| {r['model']} | {r['precision']} | {b['e_rel']:.1e} | "
-                         f"{b['f_abs']:.1e} | {b['v_rel']:.1e} | {n['e_rel']:.1e}, "
-                         f"{n['f_abs']:.1e}, {n['v_rel']:.1e} | {r['passed']} |")
-    md_ = stages.get("md", {}).get("result")
-    if md_:
-        lines += ["", "## MD through LAMMPS (fix nve, water)", "",
-                  "| model | atoms | calculator alone ms/step | LAMMPS + bridge ms/step | "
-                  "bridge overhead | ns/day at 2 fs |", "| --- | --- | --- | --- | --- | --- |"]
-        for r in md_["rows"]:
-            if "skipped" in r:
-                lines.append(f"| {r['model']} | {r['N']} | skipped: {r['skipped']} | | | |")
-                continue
-            lines.append(f"| {r['model']} | {r['N']} | {1e3 * r['a_calc']:.2f} | "
-                         f"{1e3 * r['b_bridge']:.2f} | {100 * r['overhead_b']:+.1f} % | "
-                         f"{r['ns_per_day_2fs']:.2f} |")
-    rep = stages.get("replicas", {}).get("result")
-    if rep:
-        by = {(r["replicas"], r["mode"]): r for r in rep["rows"]}
-        seq = by.get((1, "own"), {}).get("rate")
-        lines += ["", f"## Replicas ({rep['model']}, {rep['rows'][0]['atoms']} atoms each, "
-                      f"{rep['steps']} steps)", "",
-                  "| N | shared (atom-steps/s) | N own processes | one after the other | "
-                  "shared/own | GPU memory shared / own (MiB) |",
-                  "| --- | --- | --- | --- | --- | --- |"]
-        for n in sorted({r["replicas"] for r in rep["rows"]}):
-            s, o = by.get((n, "shared")), by.get((n, "own"))
-            if not s:
-                continue
-            ratio = s["rate"] / o["rate"] if o else None
-            lines.append(f"| {n} | {s['rate']:.0f} | {_f(o and o['rate'], '{:.0f}')} | "
-                         f"{_f(seq, '{:.0f}')} | {_f(ratio, '{:.2f}')} | "
-                         f"{_f(s.get('gpu_mb'), '{:.0f}')} / "
-                         f"{_f(o and o.get('gpu_mb'), '{:.0f}')} |")
-    gc = stages.get("gcmc", {}).get("result")
-    if gc:
-        lines += ["", f"## GCMC trials: CO2 in Mg-MOF-74 ({gc['framework_atoms']} framework "
-                      f"atoms, {gc['trials']} trials at {gc['pressure_bar']} bar)", "",
-                  "| energy | ms per trial | evaluations | ms per evaluation | CO2 at the end |",
-                  "| --- | --- | --- | --- | --- |"]
-        for r in gc["rows"]:
-            if "skipped" in r:
-                lines.append(f"| {r['model']} | skipped: {r['skipped']} | | | |")
-                continue
-            lines.append(f"| {r['model']} | {r['ms_per_trial']:.2f} | "
-                         f"{_f(r['evaluations'], '{}')} | "
-                         f"{_f(r['ms_per_evaluation'], '{:.2f}')} | {r['final_co2']} |")
-        lines.append(f"\nEnergy-only trials: {gc['energy_only']}.")
+    table = {
+        "exactness": ("## Exactness: bridge vs calculator directly (water, periodic)",
+                      "| model | precision | atoms | dE/E | max dF (eV/A) | dW/W | own noise "
+                      "dE/E, dF, dW/W | passed |", lambda r: (
+                          f"{r['atoms']} | {r['bridge']['e_rel']:.1e} | "
+                          f"{r['bridge']['f_abs']:.1e} | {r['bridge']['v_rel']:.1e} | "
+                          f"{r['own_noise']['e_rel']:.1e}, {r['own_noise']['f_abs']:.1e}, "
+                          f"{r['own_noise']['v_rel']:.1e} | {r['passed']}"),
+                      lambda r: f"{r['model']} | {r.get('precision') or r['spec'][1]}"),
+        "md": ("## MD through LAMMPS (fix nve/limit, water)",
+               "| model | atoms | calculator alone ms/step | LAMMPS + bridge ms/step | "
+               "bridge overhead | ns/day at 2 fs |", lambda r: (
+                   f"{1e3 * r['a_calc']:.2f} | {1e3 * r['b_bridge']:.2f} | "
+                   f"{100 * r['overhead_b']:+.1f} % | {r['ns_per_day_2fs']:.2f}"),
+               lambda r: f"{r['model']} | {r.get('N') or r['spec'][1]}"),
+        "gcmc": ("## GCMC trials: CO2 in Mg-MOF-74 at 1 bar",
+                 "| energy | framework atoms | trials | ms per trial | evaluations | "
+                 "ms per evaluation | CO2 at the end |", lambda r: (
+                     f"{r['framework_atoms']} | {r['trials']} | {r['ms_per_trial']:.2f} | "
+                     f"{_f(r['evaluations'], '{}')} | {_f(r['ms_per_evaluation'], '{:.2f}')} | "
+                     f"{r['final_co2']}"), lambda r: r["model"]),
+    }
+    for stage in STAGES:
+        if stage == "replicas":
+            lines += _replicas_table(stages)
+            continue
+        rows = stages.get(stage, {}).get("rows", [])
+        if not rows:
+            continue
+        heading, header, cells, first = table[stage]
+        lines += ["", heading, "", header, "|" + " --- |" * (header.count("|") - 1)]
+        lines += [f"| {first(r)} | {_problem(r) or cells(r)} |" for r in rows]
+        if stage == "gcmc":
+            lines.append(f"\nEnergy-only trials: {ENERGY_ONLY}.")
     lines += ["", "## Goals", ""] + [f"- {g}" for g in goals(record)]
     return "\n".join(lines) + "\n"
+
+
+def _replicas_table(stages: dict) -> list[str]:
+    rows = stages.get("replicas", {}).get("rows", [])
+    if not rows:
+        return []
+    done = _measured(stages, "replicas")
+    by = {(r["replicas"], r["mode"]): r for r in done}
+    seq = by.get((1, "own"), {}).get("rate")
+    first = done[0] if done else {"model": label(ORB_DIRECT), "atoms": "?", "steps": "?"}
+    lines = ["", f"## Replicas ({first['model']}, {first['atoms']} atoms each, "
+                 f"{first['steps']} steps)", "",
+             "| N | shared (atom-steps/s) | N own processes | one after the other | shared/own | "
+             "GPU memory shared / own (MiB) |", "| --- | --- | --- | --- | --- | --- |"]
+    for n in sorted({r["spec"][0] for r in rows}):
+        s, o = by.get((n, "shared")), by.get((n, "own"))
+        ratio = s["rate"] / o["rate"] if s and o else None
+        lines.append(f"| {n} | {_f(s and s['rate'], '{:.0f}')} | {_f(o and o['rate'], '{:.0f}')} "
+                     f"| {_f(seq, '{:.0f}')} | {_f(ratio, '{:.2f}')} | "
+                     f"{_f(s and s.get('gpu_mb'), '{:.0f}')} / "
+                     f"{_f(o and o.get('gpu_mb'), '{:.0f}')} |")
+    failed = [r for r in rows if _problem(r)]
+    lines += [f"\nN = {r['spec'][0]} {r['spec'][1]}: {_problem(r)}" for r in failed]
+    return lines
 
 
 def goals(record: dict) -> list[str]:
     """The issue's goals, met or not, from the measured rows (never assumed)."""
     stages, found = record["stages"], []
-    md_ = stages.get("md", {}).get("result") or {"rows": []}
-    orb800 = [r for r in md_["rows"] if r["model"] == label(ORB_DIRECT) and "skipped" not in r
+    orb800 = [r for r in _measured(stages, "md") if r["model"] == label(ORB_DIRECT)
               and 500 <= r["N"] <= 1200]
     if orb800:
         r = orb800[0]
         found.append(f"Orb-v3 direct, {r['N']} atoms, 2 fs: {r['ns_per_day_2fs']:.1f} ns/day "
                      f"vs the earlier study's {TARGET_NS_PER_DAY:.0f} ns/day: "
                      f"{'met' if r['ns_per_day_2fs'] >= TARGET_NS_PER_DAY else 'not met'}")
-    rep = stages.get("replicas", {}).get("result") or {"rows": []}
-    by = {(r["replicas"], r["mode"]): r["rate"] for r in rep["rows"]}
+    by = {(r["replicas"], r["mode"]): r["rate"] for r in _measured(stages, "replicas")}
     if (8, "shared") in by and (8, "own") in by:
         ratio = by[(8, "shared")] / by[(8, "own")]
         found.append(f"replicas, N = 8: shared / own = {ratio:.2f} (goal >= "
                      f"{TARGET_SHARED_OVER_OWN:.0f}): "
                      f"{'met' if ratio >= TARGET_SHARED_OVER_OWN else 'not met'}")
-    ex = stages.get("exactness", {}).get("result") or {"rows": []}
-    done = [r for r in ex["rows"] if "passed" in r]
+    done = _measured(stages, "exactness")
     if done:
         found.append(f"exactness: {sum(r['passed'] for r in done)} of {len(done)} models within "
                      "tolerance")
-    return found or ["no stage finished: no goal can be judged"]
+    return found or ["no row finished: no goal can be judged"]
 
 
 # -- the runner ---------------------------------------------------------------------------------
 
+def run_row(args, stage: str, k: int, spec, limit: float) -> dict:
+    """One row in its own process (faulthandler on: a native abort leaves the Python stack in
+    the row); the row's figures, or why there are none."""
+    model = STAGE_ROWS[stage][2](spec)
+    base = {"spec": spec, "model": label(model) if model else NATIVE}
+    why = missing(model) if model else None
+    if why:
+        return base | {"skipped": why}
+    result = args.out / f".{stage}-row.json"
+    result.unlink(missing_ok=True)
+    cmd = [sys.executable, "-X", "faulthandler", str(Path(__file__).resolve()), "--stage", stage,
+           "--row", str(k), "--out", str(args.out), "--device", args.device]
+    cmd += ["--dry-run"] if args.dry_run else []
+    cmd += ["--mof-cif", args.mof_cif] if args.mof_cif else []
+    try:
+        proc = subprocess.run(cmd, timeout=limit, capture_output=True, text=True)
+    except subprocess.TimeoutExpired as exc:
+        printed = exc.stdout or b""
+        sys.stdout.write(printed.decode(errors="replace") if isinstance(printed, bytes)
+                         else printed)
+        return base | {"failed": f"cut at the stage's time limit ({limit:.0f} s left)"}
+    sys.stdout.write(proc.stdout)
+    sys.stdout.write(proc.stderr[-3000:])
+    if proc.returncode == 0 and result.exists():
+        return {"spec": spec, **json.loads(result.read_text())}
+    last = [line for line in proc.stderr.strip().splitlines() if line.strip()]
+    stack = [line.strip() for line in last if line.strip().startswith("File ")][:3]
+    return base | {"failed": f"exit {proc.returncode}: {last[0] if last else 'no message'}"
+                   + (f" (at {'; '.join(stack)})" if stack else ""),
+                   "stderr_tail": proc.stderr[-2000:]}
+
+
 def run_all(args) -> int:
-    """Every stage in its own process under min(its limit, the time left); then the summary."""
+    """Every row of every stage in its own process, each stage under min(its limit, its share
+    of the time left); each stage's JSON is rewritten after every row; then the summary."""
     start = time.monotonic()
     profile_name = "dry" if args.dry_run else ("gpu" if args.device.startswith("cuda") else "cpu")
     profile = PROFILES[profile_name]
     args.out.mkdir(parents=True, exist_ok=True)
-    record = {"profile": profile_name, "sizes": asdict(profile), "machine": machine(args.device),
-              "stages": {}}
+    record = {"profile": profile_name, "install_s": args.install_seconds,
+              "sizes": asdict(profile), "machine": machine_in_child(args.device), "stages": {}}
     for k, stage in enumerate(args.stages):
         # a short budget (a slow install) shrinks every remaining stage alike instead of
         # starving the last ones; time a stage leaves unused goes to the next
         left = args.budget - (time.monotonic() - start) - 15  # 15 s for the summary
         share = left / sum(profile.limits[s] for s in args.stages[k:])
         limit = profile.limits[stage] * min(1.0, share)
-        entry = {"limit_s": limit}
-        (args.out / f"{stage}.json").unlink(missing_ok=True)
-        t0 = time.monotonic()
-        if limit < 10:
-            entry |= {"status": "not started: the time budget is spent", "wall_s": 0.0}
-        else:
-            cmd = [sys.executable, str(Path(__file__).resolve()), "--stage", stage, "--out",
-                   str(args.out), "--device", args.device]
-            cmd += ["--dry-run"] if args.dry_run else []
-            cmd += ["--mof-cif", args.mof_cif] if args.mof_cif else []
-            print(f"\n== stage {stage} (limit {limit:.0f} s)", flush=True)
-            try:
-                rc = subprocess.run(cmd, timeout=limit).returncode
-                entry["status"] = "ok" if rc == 0 else f"failed (exit {rc})"
-            except subprocess.TimeoutExpired:
-                entry["status"] = f"cut at its {limit:.0f} s limit"
-            entry["wall_s"] = time.monotonic() - t0
-        path = args.out / f"{stage}.json"
-        if path.exists():
-            entry["result"] = json.loads(path.read_text())
+        specs = STAGE_ROWS[stage][0](profile)
+        entry = {"limit_s": limit, "rows": []}
         record["stages"][stage] = entry
+        t0 = time.monotonic()
+        print(f"\n== stage {stage} ({len(specs)} rows, limit {limit:.0f} s)", flush=True)
+        for row, spec in enumerate(specs):
+            remaining = limit - (time.monotonic() - t0)
+            if remaining < 5:
+                model = STAGE_ROWS[stage][2](spec)
+                entry["rows"].append({"spec": spec, "model": label(model) if model else NATIVE,
+                                      "failed": "not started: the stage's time is spent"})
+                continue
+            entry["rows"].append(run_row(args, stage, row, spec, remaining))
+            save(args.out, stage, entry)
+        entry["wall_s"] = time.monotonic() - t0
+        bad = [r for r in entry["rows"] if "failed" in r]
+        entry["status"] = "ok" if not bad else f"{len(bad)} of {len(specs)} rows failed"
+        save(args.out, stage, entry)
     record["wall_s"] = time.monotonic() - start
     (args.out / "gpu.json").write_text(json.dumps(record, indent=1, default=float))
     text = summary(record)
     (args.out / "gpu.md").write_text(text)
     print("\n" + text, flush=True)
     return 0 if all(s["status"] == "ok" for s in record["stages"].values()) else 1
+
+
+def save(out: Path, stage: str, record: dict) -> None:
+    """Write the stage's JSON now (atomically): a run cut short keeps every finished row."""
+    tmp = out / f".{stage}.json.tmp"
+    tmp.write_text(json.dumps(record, indent=1, default=float))
+    tmp.replace(out / f"{stage}.json")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -491,8 +538,15 @@ def main(argv: list[str] | None = None) -> int:
                     help="seconds for all stages together (default 480)")
     ap.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
     ap.add_argument("--mof-cif", help="Mg-MOF-74 unit cell CIF (default: from core-mof)")
-    ap.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)  # one stage's process
+    ap.add_argument("--install-seconds", type=float, default=0.0,
+                    help="how long the install took (scripts/gpu_acceptance.sh), for gpu.json")
+    ap.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)  # a row's process:
+    ap.add_argument("--row", type=int, help=argparse.SUPPRESS)  # --stage S --row K
+    ap.add_argument("--machine", action="store_true", help=argparse.SUPPRESS)  # its process
     args = ap.parse_args(argv)
+    if args.machine:
+        print(json.dumps(machine(args.device)))
+        return 0
     if args.dry_run:
         args.device = "cpu"
     if args.stage is None:
@@ -500,10 +554,9 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(HERE))
     profile = PROFILES["dry" if args.dry_run else
                        ("gpu" if args.device.startswith("cuda") else "cpu")]
-    if args.stage == "gcmc":
-        gcmc(profile, args.device, args.out, args.mof_cif)
-    else:
-        STAGE_FUNCTIONS[args.stage](profile, args.device, args.out)
+    rows, measure, _ = STAGE_ROWS[args.stage]
+    row = measure(profile, args.device, rows(profile)[args.row], args.mof_cif)
+    (args.out / f".{args.stage}-row.json").write_text(json.dumps(row, default=float))
     return 0
 
 

@@ -37,14 +37,16 @@ from ase.io.lammpsdata import write_lammps_data
 import systems
 
 HERE = Path(__file__).parent
-BIN = Path(sys.executable).parent
+# `python -m lammps_mliap_ase.cli`, not the lammps-ase script: the replicas run with this very
+# interpreter (scripts/lammps_python.sh may have chosen a launcher other than the script's)
+LAMMPS_ASE = [sys.executable, "-m", "lammps_mliap_ase.cli"]
 INPUT = """units metal
 atom_style atomic
 read_data {data}
 pair_style mliap unified EXISTS 0
 pair_coeff * * {species}
 timestep 0.001
-fix nve all nve
+fix nve all nve/limit {max_step}
 thermo_style custom step temp pe etotal
 run 0
 run {steps}
@@ -95,7 +97,8 @@ def write_inputs(folder: Path, size: int, n: int, steps: int) -> list[Path]:
         write_lammps_data(data, atoms, specorder=order, masses=True, velocities=True,
                           units="metal")
         path = folder / f"in.{k}"
-        path.write_text(INPUT.format(data=data, species=" ".join(order), steps=steps))
+        path.write_text(INPUT.format(data=data, species=" ".join(order), steps=steps,
+                                     max_step=systems.MAX_STEP_A))
         inputs.append(path)
     return inputs
 
@@ -110,7 +113,7 @@ def run_replicas(inputs: list[Path], calc: list[str], server: list[str] | None,
     serve = None
     if server is not None:
         sock = folder / "model.sock"
-        serve = subprocess.Popen([str(BIN / "lammps-ase"), "serve", "--socket", str(sock),
+        serve = subprocess.Popen([*LAMMPS_ASE, "serve", "--socket", str(sock),
                                   *calc, *server], stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True)
         line = serve.stdout.readline()
@@ -130,7 +133,7 @@ def run_replicas(inputs: list[Path], calc: list[str], server: list[str] | None,
     for k, inp in enumerate(inputs):
         cwd = folder / f"r{k}"
         cwd.mkdir()
-        proc = subprocess.Popen([str(BIN / "lammps-ase"), "run", "-in", str(inp), "--quiet",
+        proc = subprocess.Popen([*LAMMPS_ASE, "run", "-in", str(inp), "--quiet",
                                  "--nocite", *replica_calc], cwd=cwd,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         procs.append((proc, cwd))

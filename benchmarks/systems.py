@@ -20,6 +20,7 @@ from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 from ase.units import _amu
 
 TEMPERATURE_K = 300.0
+MAX_STEP_A = 0.1  # fix nve/limit: see lammps_md
 
 
 def copper(n_target: int, seed: int = 1) -> Atoms:
@@ -70,7 +71,12 @@ def species(atoms: Atoms) -> list[str]:
 
 def lammps_md(atoms: Atoms, interface, timestep_fs: float = 1.0) -> lammps.lammps:
     """LAMMPS (metal units) holding `atoms` with their velocities, the bridge as pair style,
-    fix nve, after `run 0`."""
+    fix nve/limit, after `run 0`.
+
+    nve/limit (at most 0.1 A per step) costs what fix nve costs and is fix nve for physical
+    forces (an H atom at 300 K moves ~0.03 A per fs); it only binds for random-weight models,
+    whose forces are not physical: with plain nve their atoms fly apart within ~100 steps on a
+    GPU ("Lost atoms"), and the timing would stop."""
     lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
     lammps.mliap.activate_mliappy(lmp)
     order = species(atoms)
@@ -82,7 +88,7 @@ def lammps_md(atoms: Atoms, interface, timestep_fs: float = 1.0) -> lammps.lammp
     lammps.mliap.load_unified(interface)
     # thermo without pressure: NVE needs no virial, and ASE's MD computes no stress either
     lmp.commands_string(f"pair_style mliap unified EXISTS 0\npair_coeff * * {' '.join(order)}\n"
-                        f"timestep {timestep_fs / 1000}\nfix nve all nve\n"
+                        f"timestep {timestep_fs / 1000}\nfix nve all nve/limit {MAX_STEP_A}\n"
                         "thermo_style custom step temp pe etotal\nthermo 0\nrun 0")
     return lmp
 

@@ -14,6 +14,7 @@
 #   --python PATH   the node's interpreter (default: python3 on PATH; with --dry-run/--no-install
 #                   the repository's .venv if present)
 #   --out DIR       results: <stage>.json as each stage finishes, gpu.json, gpu.md, install.log
+#                   (8 files: what a GPU call can bring back)
 #                   (default: gpu-acceptance/)
 #   --budget S      seconds for everything, install included (default 540: one 10-minute call)
 #   --device D      cuda (default) or cpu
@@ -29,7 +30,7 @@ die() { echo "[gpu_acceptance] error: $*" >&2; exit 2; }
 start=$(date +%s)
 
 carry="" ; bundle="" ; python="" ; out=$PWD/gpu-acceptance ; budget=540 ; device=cuda
-install=1 ; dry=()
+install=1 ; dry=() ; install_s=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --carry) carry=$(realpath "${2:?--carry needs a folder}"); shift ;;
@@ -73,11 +74,45 @@ if [ $install = 1 ]; then
     fi
     grep -E '^\[(install_bundle|build_lammps)\]' "$out/install.log" || true
     log "installed in $(( $(date +%s) - t0 )) s"
-    echo "{\"install_s\": $(( $(date +%s) - t0 )), \"bundle\": \"$(basename "$bundle")\"}" \
-        >"$out/install.json"
+    install_s=$(( $(date +%s) - t0 ))
 fi
 "$py" -c "import lammps, lammps_mliap_ase" 2>/dev/null \
     || die "$py does not import lammps and lammps_mliap_ase: install first (drop --no-install)"
+
+# The interpreter that drives LAMMPS: this one if LAMMPS (with ML-IAP's Python coupling) and
+# torch live together in it, in either order of loading; else the launcher linked to libpython
+# that scripts/lammps_python.sh builds (a statically linked python3 crashed there on a GPU node).
+smoke='import importlib.util, sys
+def lammps_up():
+    import lammps, lammps.mliap
+    lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+    lammps.mliap.activate_mliappy(lmp)
+    lmp.version()
+    lmp.close()
+def torch_up():
+    if importlib.util.find_spec("torch"):
+        import torch
+        torch.zeros(1)
+for step in (lammps_up, torch_up) if sys.argv[1] == "lammps-first" else (torch_up, lammps_up):
+    step()'
+works() {
+    local order ok=0
+    for order in lammps-first torch-first; do
+        if "$1" -c "$smoke" "$order" >>"$out/install.log" 2>&1; then
+            log "$1: LAMMPS and torch, $order: ok"
+        else
+            log "$1: LAMMPS and torch, $order: FAILED (exit $?; $out/install.log)"; ok=1
+        fi
+    done
+    return $ok
+}
+# scripts/lammps_python.sh: $py itself where it is linked to libpython, else its launcher
+if candidate=$("$repo/scripts/lammps_python.sh" "$py") && works "$candidate"; then
+    py=$candidate
+elif ! works "$py"; then
+    log "no interpreter passed the check: the stages run with $py and will say why they fail"
+fi
+log "driving LAMMPS with $py"
 
 left=$(( budget - ($(date +%s) - start) ))
 [ "$left" -gt 30 ] || die "only $left s of the $budget s budget are left after the install"
@@ -86,6 +121,6 @@ cif=()
 log "stages with $left s left of $budget s"
 status=0
 "$py" "$repo/benchmarks/gpu_acceptance.py" --out "$out" --device "$device" --budget "$left" \
-    "${dry[@]+"${dry[@]}"}" "${cif[@]+"${cif[@]}"}" || status=$?
+    --install-seconds "$install_s" "${dry[@]+"${dry[@]}"}" "${cif[@]+"${cif[@]}"}" || status=$?
 log "done in $(( $(date +%s) - start )) s; results in $out (gpu.md, gpu.json)"
 exit $status
