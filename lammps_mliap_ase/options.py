@@ -17,6 +17,7 @@ meant as words.  Values that Python callers pass are left alone there; they carr
 
 from __future__ import annotations
 
+import argparse
 import ast
 import difflib
 import inspect
@@ -43,8 +44,6 @@ class CommandLineValue(str):
 def option(text: str) -> tuple[str, CommandLineValue]:
     """KEY=VALUE from the command line; VALUE stays text until `check` converts it to the type
     the calculator declares (argparse's type= for --calc-opt)."""
-    import argparse
-
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
