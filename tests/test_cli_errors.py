@@ -189,14 +189,15 @@ LJ_ARGON = ["--calc", "lj", "--calc-opt", "sigma=3.405", "--calc-opt", "epsilon=
 
 def test_unknown_calculator_option_names_the_closest(tmp_path):
     """A typo used to vanish into ASE's Calculator(**kwargs); now it is refused, in `run` before
-    LAMMPS starts and in `write-pair` before a file is written."""
+    LAMMPS starts, in `write-pair` before a file is written, in `serve` before it listens."""
     inp = write_input(tmp_path, "pair_style mliap unified EXISTS 0\npair_coeff * * Ar\nrun 0\n")
-    for command in (["run", "-in", inp], ["write-pair", "x.pkl"]):
+    for command in (["run", "-in", inp], ["write-pair", "x.pkl"],
+                    ["serve", "--socket", "x.sock"]):
         line = one_error(lammps_ase(*command, *LJ_ARGON, "--calc-opt", "rcutt=6",
                                     cwd=tmp_path))
         assert line == "ERROR: lj has no option 'rcutt' (did you mean 'rc'?); its options are " \
                        "epsilon, rc, ro, sigma, smooth", line
-    assert not (tmp_path / "log.lammps").exists() and not (tmp_path / "x.pkl").exists()
+    assert not any((tmp_path / name).exists() for name in ("log.lammps", "x.pkl", "x.sock"))
     line = one_error(lammps_ase("write-pair", "x.pkl", "--calc", "emt", "--device", "cuda",
                                 cwd=tmp_path))
     assert line == "ERROR: emt has no option 'device'; its options are asap_cutoff", line
