@@ -134,7 +134,7 @@ def run_replicas(inputs: list[Path], calc: list[str], server: list[str] | None,
         cwd = folder / f"r{k}"
         cwd.mkdir()
         proc = subprocess.Popen([*LAMMPS_ASE, "run", "-in", str(inp), "--quiet",
-                                 "--nocite", *replica_calc], cwd=cwd,
+                                 "--nocite", "-log", "log.lammps", *replica_calc], cwd=cwd,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         procs.append((proc, cwd))
         pids.append(proc.pid)

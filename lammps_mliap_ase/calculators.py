@@ -10,11 +10,17 @@ the real code paths run offline (tests, benchmarks).
 Names: ``emt``, ``lj``, every ``orb-v3-*`` model of orb-models, ``uma-s-1p1``/``uma-m-1p1``
 (fairchem; option ``task``), and ``package.module:Factory`` (any callable returning an ASE
 calculator, called with the options as keyword arguments).
+
+Options are checked before anything is built (options.py): each registry factory's signature
+lists exactly the options of its calculator (an ASE calculator's ``**kwargs`` would swallow any
+typo), and its annotations are the types that command-line text is converted to.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
+import inspect
 import logging
 import re
 import tempfile
@@ -25,6 +31,7 @@ from pathlib import Path
 
 from .client import DEFAULT_TIMEOUT
 from .errors import CalculatorSetupError
+from .options import check
 
 _NETWORK_ERRORS = ("ConnectionError", "NameResolutionError", "MaxRetryError", "URLError",
                    "gaierror", "LocalEntryNotFoundError", "OfflineModeIsEnabled", "Timeout")
@@ -69,17 +76,18 @@ class CalculatorSpec:
     interface_options: dict = field(default_factory=dict)
 
 
-def _emt(**options) -> CalculatorSpec:
+def _emt(asap_cutoff: bool = False) -> CalculatorSpec:
+    """ASE's EMT; its one parameter is listed here because EMT(**kwargs) accepts any key."""
     from ase.calculators.emt import EMT
 
-    return CalculatorSpec(EMT(**options))
+    return CalculatorSpec(EMT(asap_cutoff=asap_cutoff))
 
 
-def _require_pair(what: str, options: dict) -> None:
+def _require_pair(what: str, sigma: float | None, epsilon: float | None) -> None:
     """Refuse a pair potential without sigma and epsilon: defaults (ASE's 1 Angstrom, 1 eV for
     every element) describe no real element, and used silently they give e.g. Cu at -20 kbar.
     One message for every such calculator."""
-    missing = [key for key in ("sigma", "epsilon") if key not in options]
+    missing = [key for key, value in (("sigma", sigma), ("epsilon", epsilon)) if value is None]
     if missing:
         raise CalculatorSetupError(
             f"{what} needs {' and '.join(missing)} (Angstrom, eV; one pair for all atoms): e.g. "
@@ -87,12 +95,16 @@ def _require_pair(what: str, options: dict) -> None:
             "(1 Angstrom, 1 eV) describe no real element")
 
 
-def _lj(**options) -> CalculatorSpec:
-    """ASE's LennardJones; sigma and epsilon are required (`_require_pair`)."""
+def _lj(sigma: float | None = None, epsilon: float | None = None, rc: float | None = None,
+        ro: float | None = None, smooth: bool = False) -> CalculatorSpec:
+    """ASE's LennardJones (its parameters, listed because LennardJones(**kwargs) accepts any
+    key); sigma and epsilon are required (`_require_pair`); rc and ro left None take ASE's
+    defaults (3 sigma, 0.66 rc)."""
     from ase.calculators.lj import LennardJones
 
-    _require_pair("lj", options)
-    return CalculatorSpec(LennardJones(**options))
+    _require_pair("lj", sigma, epsilon)
+    return CalculatorSpec(LennardJones(sigma=sigma, epsilon=epsilon, rc=rc, ro=ro,
+                                       smooth=smooth))
 
 
 # orb-v3-{direct|conservative}-{20|inf}-{omat|mpa} and orb-v3-{direct|conservative}-omol
@@ -159,7 +171,7 @@ def _orb_factories() -> dict[str, Callable[..., CalculatorSpec]]:
     names = ["orb-v3-direct-omol", "orb-v3-conservative-omol"] + [
         f"orb-v3-{kind}-{n}-{data}" for kind in ("direct", "conservative")
         for n in ("20", "inf") for data in ("omat", "mpa")]
-    return {name: (lambda name=name, **o: _orb(name, **o)) for name in names}
+    return {name: _entry(_orb, name) for name in names}
 
 
 UMA_TASKS = ("omol", "omat", "odac", "oc20", "omc")
@@ -215,23 +227,41 @@ def _server(address: str, timeout: float = DEFAULT_TIMEOUT, connect_timeout: flo
     return CalculatorSpec(calc, calc.interface_options)
 
 
-def _torchsim(kind: str, **options) -> CalculatorSpec:
-    """torch-sim's float64 pair potentials (torchsim.py): options sigma, epsilon, cutoff,
-    alpha (Morse), device, dtype; sigma and epsilon are required, as for ``lj``."""
+def _torchsim(kind: str, sigma: float | None = None, epsilon: float | None = None,
+              cutoff: float | None = None, alpha: float = 5.0, device: str = "cpu",
+              dtype: str = "float64") -> CalculatorSpec:
+    """torch-sim's float64 pair potentials (torchsim.py; the options of its build_model, listed
+    here so they are checked before torch loads); sigma and epsilon are required, as for
+    ``lj``; alpha is Morse's."""
     from .torchsim import TorchSimCalculator, build_model
 
-    _require_pair(f"torchsim-{kind}", options)
-    return CalculatorSpec(TorchSimCalculator(build_model(kind, **options)))
+    _require_pair(f"torchsim-{kind}", sigma, epsilon)
+    return CalculatorSpec(TorchSimCalculator(build_model(
+        kind, sigma=sigma, epsilon=epsilon, cutoff=cutoff, alpha=alpha, device=device,
+        dtype=dtype)))
+
+
+def _entry(factory: Callable[..., CalculatorSpec], *fixed: object,
+           drop: tuple[str, ...] = ()) -> Callable[..., CalculatorSpec]:
+    """A registry entry: `factory` with its leading arguments `fixed` (the model name).  Its
+    signature is what a user may pass (options.check): neither the fixed arguments nor `drop`,
+    options that mean nothing for this entry (alpha for Lennard-Jones)."""
+    entry = functools.partial(factory, *fixed)
+    if drop:
+        sig = inspect.signature(entry, eval_str=True)
+        entry.__signature__ = sig.replace(
+            parameters=[p for p in sig.parameters.values() if p.name not in drop])
+    return entry
 
 
 REGISTRY: dict[str, Callable[..., CalculatorSpec]] = {
     "emt": _emt,
     "server": _server,
     "lj": _lj,
-    "torchsim-lj": lambda **o: _torchsim("lj", **o),
-    "torchsim-morse": lambda **o: _torchsim("morse", **o),
+    "torchsim-lj": _entry(_torchsim, "lj", drop=("alpha",)),
+    "torchsim-morse": _entry(_torchsim, "morse"),
     **_orb_factories(),
-    **{name: (lambda name=name, **o: _uma(name, **o)) for name in ("uma-s-1p1", "uma-m-1p1")},
+    **{name: _entry(_uma, name) for name in ("uma-s-1p1", "uma-m-1p1")},
 }
 
 
@@ -240,17 +270,29 @@ def available() -> list[str]:
     return sorted(REGISTRY)
 
 
-def make_calculator(name: str, **options) -> CalculatorSpec:
-    """Build the calculator `name` with keyword options (see the module docstring)."""
+def factory(name: str) -> Callable:
+    """The factory behind `name`: a registry entry, or the callable ``package.module:Factory``."""
     if name in REGISTRY:
-        return REGISTRY[name](**options)
+        return REGISTRY[name]
     if ":" in name:
         module_name, _, attr = name.partition(":")
         try:
-            factory = getattr(importlib.import_module(module_name), attr)
+            return getattr(importlib.import_module(module_name), attr)
         except (ImportError, AttributeError) as exc:
             raise CalculatorSetupError(f"cannot import {name!r}: {exc}") from exc
-        calc = factory(**options)
-        return calc if isinstance(calc, CalculatorSpec) else CalculatorSpec(calc)
     raise CalculatorSetupError(
         f"unknown calculator {name!r}; known: {', '.join(available())}, or package.module:Factory")
+
+
+def check_options(name: str, options: dict) -> dict:
+    """`options` checked against what the calculator `name` accepts and converted to the types
+    it declares (options.check); CalculatorSetupError names an unknown key or a wrong value."""
+    return check(name, factory(name), options)
+
+
+def make_calculator(name: str, **options) -> CalculatorSpec:
+    """Build the calculator `name` with keyword options (see the module docstring), checked
+    first (`check_options`)."""
+    build = factory(name)
+    calc = build(**check(name, build, options))
+    return calc if isinstance(calc, CalculatorSpec) else CalculatorSpec(calc)

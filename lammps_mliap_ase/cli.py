@@ -16,7 +16,6 @@ the model once per step on rank 0.  With `-partition` the replicas share one mod
 from __future__ import annotations
 
 import argparse
-import ast
 import importlib.metadata
 import os
 import sys
@@ -28,17 +27,8 @@ from .client import DEFAULT_TIMEOUT
 from .errors import BridgeError
 from .inputcheck import check_run_input
 from .interface import MODES, UniversalASEUnifiedMLIAPInterface
-
-
-def option(text: str) -> tuple[str, object]:
-    """KEY=VALUE with VALUE a Python literal when it parses as one (3.5, True, 'x'), else text."""
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    try:
-        return key, ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        return key, value
+from .options import option  # --calc-opt's parser; examples and benchmarks import it from here
+from .replicas import partitions
 
 
 def _calculator_arguments(parser: argparse.ArgumentParser) -> None:
@@ -72,11 +62,23 @@ def calculator_options(args: argparse.Namespace) -> dict:
     return options
 
 
+_CALCULATOR_FLAGS = ("calc", "calc_opt", "device", "precision", "weights")
+
+
 def _require_model(args: argparse.Namespace) -> None:
-    """Refuse a command that names neither a calculator nor a model server (one message for
-    `run` and `write-pair`, raised before anything expensive starts)."""
-    if not (getattr(args, "server", None) or args.calc):
+    """Refuse a command that names neither a calculator nor a model server, or a model server
+    and calculator options as well: the server's model was chosen where it started, and the
+    options would be ignored without a word.  One check for `run` and `write-pair`, made first,
+    as the user typed them (`run -partition` later points args.server at its own server)."""
+    server = getattr(args, "server", None)
+    if not (server or args.calc):
         raise BridgeError("name a calculator with --calc NAME, or a model server with --server")
+    given = [f"--{key.replace('_', '-')}" for key in _CALCULATOR_FLAGS if getattr(args, key)]
+    if server and given:
+        raise BridgeError(
+            f"the server's model is chosen where it is started (lammps-ase serve --calc NAME "
+            f"...), not by its replicas: drop {', '.join(given)} here, or drop --server "
+            f"{server} to run the calculator in this process")
 
 
 def _charge_and_spin(args: argparse.Namespace, options: dict) -> dict:
@@ -88,7 +90,7 @@ def _charge_and_spin(args: argparse.Namespace, options: dict) -> dict:
 
 
 def build_interface(args: argparse.Namespace) -> UniversalASEUnifiedMLIAPInterface:
-    _require_model(args)
+    """The interface of `run` and `write-pair`: the --server's model, else --calc's."""
     if getattr(args, "server", None):
         name = "server"
         options = {"address": args.server, "timeout": args.server_timeout}
@@ -99,6 +101,7 @@ def build_interface(args: argparse.Namespace) -> UniversalASEUnifiedMLIAPInterfa
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    _require_model(args)
     try:  # under mpirun, MPI must be initialised by mpi4py (global symbols for Open MPI's
         from mpi4py import MPI  # noqa: F401  plugins) before LAMMPS, or each rank runs alone
     except ImportError:
@@ -108,13 +111,17 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     chosen = f"--server {args.server}" if args.server else f"--calc {args.calc}"
     check_run_input(args.input, chosen, dict(args.var))
-    cmdargs = ["-log", args.log] + (["-screen", "none"] if args.quiet else [])
+    log = log_name(args)
+    cmdargs = ["-log", log] + (["-screen", "none"] if args.quiet else [])
     if args.partition:  # LAMMPS wants -in with partitions; lmp.file() below still runs it
         cmdargs += ["-partition", *args.partition.split(), "-in", str(args.input)]
     for name, value in args.var:
         cmdargs += ["-var", name, value]
     if args.nocite:
         cmdargs.append("-nocite")
+    note = output_note(args, log)
+    if note and oneline.is_root_rank():
+        print(note, flush=True)
     shared = _start_shared_server(args)
     try:
         interface = build_interface(args)  # before LAMMPS: a bad choice fails in one line
@@ -135,13 +142,45 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def log_name(args: argparse.Namespace) -> str:
+    """LAMMPS' log file: -log as given; else log.lammps, or log.lammps.PID for a replica of a
+    --server.  Replicas started from one folder (a shell loop, a job array) would otherwise all
+    write log.lammps, each truncating the others'.  Under -partition LAMMPS itself gives each
+    partition its own log (log.lammps.N), so the name stays."""
+    if args.log is not None:
+        return args.log
+    if args.server and not args.partition:
+        return f"log.lammps.{os.getpid()}"
+    return "log.lammps"
+
+
+def output_note(args: argparse.Namespace, log: str) -> str | None:
+    """One console line saying where LAMMPS writes what, when it is not where a user looks:
+    the per-process log of a --server replica, and the files of each partition (LAMMPS' rule:
+    partition N writes LOG.N and screen.N; LOG and the console get the summary of all)."""
+    n = 1 if not args.partition else partitions(args.partition)
+    if n > 1:
+        own = [name for name, kept in ((f"{log}.N", log != "none"),
+                                       ("screen.N", not args.quiet)) if kept]
+        summary = [name for name, kept in ((log, log != "none"),
+                                           ("this console", not args.quiet)) if kept]
+        line = (f"lammps-ase run: {n} partitions; partition N (0..{n - 1}) writes "
+                f"{' and '.join(own) or 'no log and no screen output'}")
+        if summary:
+            line += (f"; {' and '.join(summary)} get{'s' if len(summary) == 1 else ''} the "
+                     "summary of all partitions")
+        return line
+    if args.log is None and log != "log.lammps":
+        return f"lammps-ase run: the LAMMPS log of this replica is {log} (-log FILE names it)"
+    return None
+
+
 def _start_shared_server(args: argparse.Namespace):
     """With -partition: world rank 0 starts one model server for all replicas (replicas.py);
     returns (world communicator, SharedServer) or None when replicas do not share."""
-    from .replicas import SharedServer, partitions
+    from .replicas import SharedServer
 
     share = args.share == "yes" or (args.share == "auto" and partitions(args.partition) > 1)
-    _require_model(args)  # `run`'s one check: after -partition is read, before a server starts
     if not share or args.server:
         return None
     try:
@@ -170,8 +209,8 @@ def serve_arguments(args: argparse.Namespace) -> list[str]:
         value = getattr(args, key, None)
         if value is not None:
             out += [f"--{key.replace('_', '-')}", str(value)]
-    for key, value in args.calc_opt:
-        out += ["--calc-opt", f"{key}={value!r}"]
+    for key, value in args.calc_opt:  # as typed: the server converts them as `run` would
+        out += ["--calc-opt", f"{key}={value}"]
     if getattr(args, "batched", "auto") != "auto":
         out += ["--batched", args.batched]
     return out
@@ -193,13 +232,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
         batch_wait=args.batch_wait, interface_options=interface_options,
         parent_pid=args.parent_pid, name=args.calc)
     server.start()
+    if args.parent_pid is None:
+        replicas = f"replicas: lammps-ase run -in IN --server {address}"
+    else:  # started by `run -partition` (replicas.py) or a driver that starts its replicas
+        replicas = f"serving the replicas that process {args.parent_pid} starts (none to start " \
+                   "by hand)"
     print(f"lammps-ase serve: {args.calc} ({server.backend.name}) listening on {address}, "
-          f"pid {os.getpid()}; replicas: lammps-ase run -in IN --server {address}", flush=True)
+          f"pid {os.getpid()}; {replicas}", flush=True)
     server.serve_forever()
     return 0
 
 
 def cmd_write_pair(args: argparse.Namespace) -> int:
+    _require_model(args)
     interface = build_interface(args)
     interface.pickle(str(args.output))
     print(f"wrote {args.output}: use `pair_style mliap unified {args.output} 0` with the `lmp` "
@@ -260,8 +305,9 @@ def parser() -> argparse.ArgumentParser:
                           "EXISTS 0' (EXISTS = the calculator chosen here)")
     run.add_argument("-var", "--var", nargs=2, action="append", default=[],
                      metavar=("NAME", "VALUE"), help="LAMMPS index variable (repeatable)")
-    run.add_argument("-log", "--log", default="log.lammps", metavar="FILE",
-                     help="LAMMPS log file (default log.lammps; 'none' for no log)")
+    run.add_argument("-log", "--log", metavar="FILE",
+                     help="LAMMPS log file (default log.lammps; log.lammps.PID with --server, "
+                          "so replicas in one folder keep their own; 'none' for no log)")
     run.add_argument("--quiet", action="store_true",
                      help="no LAMMPS screen output (LAMMPS' -screen none); errors still go to "
                           "stderr as one line")

@@ -75,6 +75,11 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
                  neighbor_cutoff: float = 1.0, charge: int | None = None,
                  spin: int | None = None, mode: str = "auto",
                  receptive_field: float | None = None, forces_from_energy: bool = True) -> None:
+        if isinstance(calculator, type):  # its class attributes would pass the check below
+            name = calculator.__name__
+            raise CalculatorSetupError(
+                f"{name} is a calculator class, not a calculator: pass an instance, {name}() "
+                f"rather than {name}")
         props = set(getattr(calculator, "implemented_properties", ()))
         missing = {"energy", "forces"} - props
         if missing:
@@ -124,11 +129,12 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
 
         Such an interface pickles as its recipe (name and options), not as the calculator: a
         pair file stays small and rebuilds the model, by name or from local weights, when LAMMPS
-        loads it.
+        loads it.  The options are checked and converted first (calculators.check_options), so
+        the recipe holds what the calculator was built with.
         """
-        from .calculators import make_calculator
+        from .calculators import check_options, make_calculator
 
-        options = dict(calculator_options or {})
+        options = check_options(name, dict(calculator_options or {}))
         spec = make_calculator(name, **options)
         interface = cls(spec.calculator, **{**spec.interface_options, **interface_options})
         interface._recipe = (name, options)

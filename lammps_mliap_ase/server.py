@@ -50,6 +50,7 @@ class _Client:
     name: str = "?"
     pending: tuple[int, Request] | None = None  # (request id, request)
     since: float = 0.0
+    replica: bool = False  # has asked for an evaluation (see Stats.clients)
 
 
 @dataclass
@@ -61,6 +62,8 @@ class Stats:
     calls: int = 0  # backend.evaluate calls (a batch split by the budget makes several)
     atoms: int = 0
     max_batch: int = 0
+    # replicas: connections that asked for an evaluation; one that only says hello is none
+    # (`write-pair --server` checks the server and leaves, a monitor asks for `stats`)
     clients: int = 0
     errors: int = 0
     busy_s: float = 0.0  # seconds inside backend.evaluate
@@ -260,7 +263,6 @@ class ModelServer:
         kind = message.type
         if kind == "hello":
             client.name = str(message.header.get("client", "?"))[:200]
-            self.stats.clients += 1
             self._reply(client, {"type": "welcome", "version": wire.VERSION,
                                  "pid": os.getpid(), "model": self.name,
                                  "implemented_properties": list(
@@ -277,6 +279,9 @@ class ModelServer:
                 self._refuse(client, message.header.get("id"), exc)
                 return
             client.since = time.monotonic()
+            if not client.replica:
+                client.replica = True
+                self.stats.clients += 1
         elif kind == "stats":
             self._reply(client, {"type": "stats", **self.stats.as_dict()})
         elif kind == "bye":

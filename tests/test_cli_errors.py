@@ -180,3 +180,76 @@ def test_other_python_errors_are_one_line_with_a_debug_hint(tmp_path):
     line = one_error(lammps_ase("write-pair", "x.pkl", "--calc", "math:sqrt", cwd=tmp_path))
     assert line.startswith("ERROR: TypeError: ") and line.endswith(
         "(--debug or LAMMPS_ASE_DEBUG=1 shows the traceback)"), line
+
+
+# -- calculator options are checked (options.py) ------------------------------------------------
+
+LJ_ARGON = ["--calc", "lj", "--calc-opt", "sigma=3.405", "--calc-opt", "epsilon=0.0103"]
+
+
+def test_unknown_calculator_option_names_the_closest(tmp_path):
+    """A typo used to vanish into ASE's Calculator(**kwargs); now it is refused, in `run` before
+    LAMMPS starts, in `write-pair` before a file is written, in `serve` before it listens."""
+    inp = write_input(tmp_path, "pair_style mliap unified EXISTS 0\npair_coeff * * Ar\nrun 0\n")
+    for command in (["run", "-in", inp], ["write-pair", "x.pkl"],
+                    ["serve", "--socket", "x.sock"]):
+        line = one_error(lammps_ase(*command, *LJ_ARGON, "--calc-opt", "rcutt=6",
+                                    cwd=tmp_path))
+        assert line == "ERROR: lj has no option 'rcutt' (did you mean 'rc'?); its options are " \
+                       "epsilon, rc, ro, sigma, smooth", line
+    assert not any((tmp_path / name).exists() for name in ("log.lammps", "x.pkl", "x.sock"))
+    line = one_error(lammps_ase("write-pair", "x.pkl", "--calc", "emt", "--device", "cuda",
+                                cwd=tmp_path))
+    assert line == "ERROR: emt has no option 'device'; its options are asap_cutoff", line
+
+
+def test_wrong_option_type_names_the_option_and_an_example(tmp_path):
+    line = one_error(lammps_ase("write-pair", "x.pkl", "--calc", "lj", "--calc-opt",
+                                "sigma=abc", "--calc-opt", "epsilon=0.0103", cwd=tmp_path))
+    assert line == "ERROR: option sigma of lj takes a number, not 'abc': e.g. sigma=1.5", line
+    line = one_error(lammps_ase("write-pair", "x.pkl", "--calc", "emt", "--calc-opt",
+                                "asap_cutoff=maybe", cwd=tmp_path))
+    assert line == "ERROR: option asap_cutoff of emt takes true or false (yes/no, on/off, 1/0), " \
+                   "not 'maybe': e.g. asap_cutoff=false", line
+
+
+@pytest.mark.parametrize("text, value", [("false", False), ("FALSE", False), ("no", False),
+                                         ("Off", False), ("0", False), ("true", True),
+                                         ("True", True), ("YES", True), ("on", True),
+                                         ("1", True)])
+def test_boolean_option_spellings(text, value):
+    from lammps_mliap_ase.calculators import check_options
+    from lammps_mliap_ase.cli import option
+
+    key, typed = option(f"asap_cutoff={text}")
+    assert check_options("emt", {key: typed}) == {"asap_cutoff": value}
+
+
+@pytest.mark.parametrize("text, value", [("false", False), ("on", True)])
+def test_boolean_option_reaches_the_calculator(tmp_path, text, value):
+    """`asap_cutoff=false` used to switch EMT's option on (the string 'false' is truthy): the
+    pair file's recipe, and the calculator it rebuilds, hold the boolean."""
+    import pickle
+
+    proc = lammps_ase("write-pair", "emt.pkl", "--calc", "emt", "--calc-opt",
+                      f"asap_cutoff={text}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    interface = pickle.loads((tmp_path / "emt.pkl").read_bytes())
+    assert interface._recipe == ("emt", {"asap_cutoff": value})
+    assert interface.calculator.parameters["asap_cutoff"] is value
+
+
+@pytest.mark.parametrize("command", ["run", "write-pair"])
+@pytest.mark.parametrize("flags", [["--calc", "emt"], ["--calc-opt", "seed=7"],
+                                   ["--device", "cuda"], ["--precision", "float64"],
+                                   ["--weights", "w.ckpt"]])
+def test_server_with_calculator_options_is_refused(tmp_path, command, flags):
+    """The server's model is chosen where the server starts: options next to --server used to
+    be dropped without a word.  Refused before any connection is tried (no server exists)."""
+    inp = write_input(tmp_path, "pair_style mliap unified EXISTS 0\npair_coeff * * Cu\nrun 0\n")
+    where = ["-in", inp] if command == "run" else ["x.pkl"]
+    line = one_error(lammps_ase(command, *where, "--server", "nowhere.sock", *flags,
+                                cwd=tmp_path))
+    assert line.startswith("ERROR: the server's model is chosen where it is started "
+                           "(lammps-ase serve --calc NAME ...), not by its replicas: drop "
+                           f"{flags[0]} here"), line

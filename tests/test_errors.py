@@ -202,3 +202,66 @@ def test_gather_mode_without_mpi4py_is_named(monkeypatch):
     monkeypatch.setitem(sys.modules, "mpi4py", None)
     with pytest.raises(ParallelModeError, match="the exact gather mode needs mpi4py"):
         communicator(TwoRanks())
+
+
+def test_calculator_class_instead_of_instance_is_named():
+    """EMT (the class) has the class attribute implemented_properties, so it used to pass the
+    construction check and fail later with a message that named nothing."""
+    with pytest.raises(CalculatorSetupError, match=r"^EMT is a calculator class, not a "
+                       r"calculator: pass an instance, EMT\(\) rather than EMT$"):
+        UniversalASEUnifiedMLIAPInterface(EMT)
+
+
+# -- calculator options (options.py): the registry and package.module:Factory from Python --------
+
+def explicit_factory(cutoff: float, smooth: bool = False) -> EMT:
+    """A `package.module:Factory` whose parameters are its options."""
+    return EMT()
+
+
+def open_factory(cutoff: float, **rest) -> EMT:
+    """A `package.module:Factory` that takes any further keyword."""
+    return EMT()
+
+
+def test_registry_options_are_checked_from_python():
+    from lammps_mliap_ase.calculators import make_calculator
+
+    with pytest.raises(CalculatorSetupError, match=r"^emt has no option 'asap_cutof' \(did you "
+                       r"mean 'asap_cutoff'\?\); its options are asap_cutoff$"):
+        make_calculator("emt", asap_cutof=True)
+    with pytest.raises(CalculatorSetupError, match="^option sigma of lj takes a number, not "
+                       "'abc': e.g. sigma=1.5$"):
+        UniversalASEUnifiedMLIAPInterface.from_registry("lj", {"sigma": "abc", "epsilon": 1})
+    interface = UniversalASEUnifiedMLIAPInterface.from_registry(
+        "lj", {"sigma": "3.405", "epsilon": 0.0103, "smooth": "no"})
+    assert interface._recipe == ("lj", {"sigma": 3.405, "epsilon": 0.0103, "smooth": False})
+    assert interface.calculator.parameters["sigma"] == 3.405
+
+
+def test_factory_options_follow_its_signature():
+    from lammps_mliap_ase.calculators import check_options
+    from lammps_mliap_ase.options import CommandLineValue as typed
+
+    name = "test_errors:explicit_factory"
+    assert check_options(name, {"cutoff": typed("6"), "smooth": typed("Off")}) == \
+        {"cutoff": 6.0, "smooth": False}
+    with pytest.raises(CalculatorSetupError, match=r"has no option 'cutof' \(did you mean "
+                       r"'cutoff'\?\); its options are cutoff, smooth$"):
+        check_options(name, {"cutof": 6.0})
+    with pytest.raises(CalculatorSetupError, match=f"^option cutoff of {name} takes a number, "
+                       "not 'x': e.g. cutoff=1.5$"):
+        check_options(name, {"cutoff": typed("x")})
+
+
+def test_open_factory_accepts_any_key_and_reads_obvious_literals():
+    """**kwargs declares no types: command-line text that is a Python literal or true/false is
+    converted (as --calc-opt always did, plus true/false); other words, and values typed in
+    Python, stay as they are."""
+    from lammps_mliap_ase.calculators import check_options
+    from lammps_mliap_ase.options import CommandLineValue as typed
+
+    options = {"cutoff": typed("6"), "scale": typed("2.5"), "flag": typed("FALSE"),
+               "seed": typed("7"), "word": typed("on"), "label": "7"}
+    assert check_options("test_errors:open_factory", options) == {
+        "cutoff": 6.0, "scale": 2.5, "flag": False, "seed": 7, "word": "on", "label": "7"}

@@ -201,6 +201,89 @@ def test_unresponsive_server_times_out(tmp_path):
         stop(server)
 
 
+def test_replicas_in_one_folder_keep_their_own_logs(tmp_path):
+    """Two `--server` replicas started in the same folder without -log used to write the same
+    log.lammps, the second truncating the first: now each writes log.lammps.PID and says so."""
+    server, address = start_server(tmp_path, ["--calc", "emt"])
+    try:
+        procs = {t: subprocess.Popen(
+            [LAMMPS_ASE, "run", "-in", str(DATA / "in.replica_md"), "--nocite", "--quiet",
+             "--server", address, "-var", "T", str(t), "-var", "steps", "20"], cwd=tmp_path,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for t in TEMPERATURES[:2]}
+        outputs = {t: proc.communicate(timeout=300) for t, proc in procs.items()}
+    finally:
+        stop(server)
+    assert not (tmp_path / "log.lammps").exists()
+    for t, proc in procs.items():
+        out, err = outputs[t]
+        assert proc.returncode == 0, err[-3000:]
+        log = tmp_path / f"log.lammps.{proc.pid}"
+        assert out.splitlines() == [f"lammps-ase run: the LAMMPS log of this replica is "
+                                    f"{log.name} (-log FILE names it)"]
+        assert re.search(rf"velocity\s+all create {t} ", log.read_text())
+        assert len(numbers(log.read_text())) == 3  # its own thermo rows: steps 10 and 20
+
+
+def test_write_pair_is_not_counted_as_a_replica(tmp_path):
+    """`write-pair --server` says hello to check the server and leaves; only connections that
+    ask for an evaluation are replicas in the server's statistics."""
+    from ase.build import bulk
+
+    from lammps_mliap_ase.client import SharedModelCalculator
+
+    server, address = start_server(tmp_path, ["--calc", "emt"])
+    try:
+        written = subprocess.run([LAMMPS_ASE, "write-pair", str(tmp_path / "shared.pkl"),
+                                  "--server", address], capture_output=True, text=True,
+                                 timeout=120)
+        assert written.returncode == 0, written.stderr
+        calc = SharedModelCalculator(address)
+        atoms = bulk("Cu", "fcc", a=3.61, cubic=True)
+        atoms.calc = calc
+        atoms.get_potential_energy()
+        assert calc.stats()["clients"] == 1
+        calc.close()
+    finally:
+        stderr = stop(server)
+    assert served(stderr)["replicas"] == 1
+
+
+def test_partition_output_is_named_in_one_line():
+    """LAMMPS' rule for -partition (partition N writes LOG.N and screen.N), said once."""
+    from lammps_mliap_ase.cli import log_name, output_note, parser
+
+    def note(*extra: str) -> str:
+        args = parser().parse_args(["run", "-in", "in.x", "-partition", "4x1", "--calc", "emt",
+                                    *extra])
+        return output_note(args, log_name(args))
+
+    assert note() == ("lammps-ase run: 4 partitions; partition N (0..3) writes log.lammps.N "
+                      "and screen.N; log.lammps and this console get the summary of all "
+                      "partitions")
+    assert note("-log", "gcmc.log", "--quiet") == (
+        "lammps-ase run: 4 partitions; partition N (0..3) writes gcmc.log.N; gcmc.log gets "
+        "the summary of all partitions")
+
+
+def test_a_server_started_for_replicas_does_not_ask_for_them(tmp_path):
+    """The server that `run -partition` starts (with --parent-pid) says whom it serves, not
+    how to start replicas that are already being started."""
+    import os
+
+    address = str(tmp_path / "model.sock")
+    server = subprocess.Popen([LAMMPS_ASE, "serve", "--socket", address, "--calc", "emt",
+                               "--parent-pid", str(os.getpid())], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        line = server.stdout.readline()
+    finally:
+        stop(server)
+    assert "listening on" in line and "lammps-ase run -in IN" not in line, line
+    assert line.rstrip().endswith(f"serving the replicas that process {os.getpid()} starts "
+                                  "(none to start by hand)"), line
+
+
 # -- helpers for separate processes --------------------------------------------------------------
 
 def start_server(tmp_path: Path, calc: list[str]) -> tuple[subprocess.Popen, str]:
@@ -216,7 +299,8 @@ def replica(cwd: Path, address: str, variables: list[str],
             extra: list[str] = ()) -> subprocess.Popen:
     cwd.mkdir(parents=True, exist_ok=True)
     return subprocess.Popen([LAMMPS_ASE, "run", "-in", str(DATA / "in.replica_md"), "--nocite",
-                             "--quiet", "--server", address, *extra, *variables], cwd=cwd,
+                             "--quiet", "--server", address, "-log", "log.lammps", *extra,
+                             *variables], cwd=cwd,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 

@@ -96,8 +96,8 @@ def serve_arguments(args: argparse.Namespace) -> list[str]:
     calc = ["--calc", args.calc or "host_guest:HostGuestLJ"]
     if args.calc:
         calc += ["--device", args.device]
-        for key, value in args.calc_opt:
-            calc += ["--calc-opt", f"{key}={value!r}"]
+        for key, value in args.calc_opt:  # as typed: lammps-ase serve converts them
+            calc += ["--calc-opt", f"{key}={value}"]
     return calc
 
 
