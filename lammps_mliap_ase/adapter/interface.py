@@ -14,13 +14,13 @@ import warnings
 import numpy as np
 from lammps.mliap.mliap_unified_abc import MLIAPUnified
 
-from . import results as res
-from .errors import (
+from ..errors import (
     CalculatorSetupError,
     ParallelModeError,
     UnpatchedLammpsError,
     UnsupportedUnitsError,
 )
+from . import results as res
 from .parallel import ROOT, Gather, communicator
 from .probe import diagnosed
 from .system import ELEMENT_TYPES, AtomsCache, cell_in_angstrom, local_atoms
@@ -125,14 +125,14 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
     @classmethod
     def from_registry(cls, name: str, calculator_options: dict | None = None,
                       **interface_options) -> UniversalASEUnifiedMLIAPInterface:
-        """Build the calculator `name` from the registry (lammps_mliap_ase.calculators).
+        """Build the calculator `name` from the registry (lammps_mliap_ase.models.registry).
 
         Such an interface pickles as its recipe (name and options), not as the calculator: a
         pair file stays small and rebuilds the model, by name or from local weights, when LAMMPS
-        loads it.  The options are checked and converted first (calculators.check_options), so
-        the recipe holds what the calculator was built with.
+        loads it.  The options are checked and converted first (models.registry.check_options),
+        so the recipe holds what the calculator was built with.
         """
-        from .calculators import check_options, make_calculator
+        from ..models.registry import check_options, make_calculator
 
         options = check_options(name, dict(calculator_options or {}))
         spec = make_calculator(name, **options)
@@ -151,7 +151,7 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         if self.calculator is None and self._recipe is not None:
-            from .calculators import make_calculator
+            from ..models.registry import make_calculator
 
             name, options = self._recipe
             self.calculator = make_calculator(name, **options).calculator

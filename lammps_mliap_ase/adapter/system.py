@@ -20,7 +20,7 @@ import numpy as np
 from ase import Atoms
 from ase.data import chemical_symbols
 
-from .errors import ElementMappingError
+from ..errors import ElementMappingError
 from .units import LammpsUnits
 
 #: Element names accepted by ``pair_coeff * * ...``: every symbol ASE knows, in atomic-number

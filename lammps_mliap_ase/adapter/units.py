@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import UnsupportedUnitsError
+from ..errors import UnsupportedUnitsError
 
 # LAMMPS' electron charge in each style's charge unit (force->qelectron in update.cpp); the energy
 # of one eV is qelectron(SI) joules, expressed in each style's energy unit.

@@ -3,8 +3,8 @@
 Why a launcher: LAMMPS' embedded Python (used by `pair_style mliap unified file.pkl`) starts from
 the base interpreter's prefix and would not see this environment's site-packages, so unpickling a
 `UniversalASEUnifiedMLIAPInterface` or importing a calculator would fail.  We put the directory
-holding `lammps` (and normally this package and its dependencies) on PYTHONPATH and exec the
-real binary; all arguments pass through unchanged.
+holding `lammps` (and normally this package and its dependencies) on PYTHONPATH, after the
+entries the caller put there, and exec the real binary; all arguments pass through unchanged.
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ def main() -> None:
     exe = lmp_executable()
     site = str(exe.parent.parent)
     env = dict(os.environ)
-    paths = [site] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    # after the caller's PYTHONPATH, as in any interpreter: `PYTHONPATH=checkout lmp` must load
+    # the checkout's lammps_mliap_ase (and its pair files' class paths), not the installed one
+    paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p] + [site]
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     os.execve(exe, [str(exe), *sys.argv[1:]], env)
 

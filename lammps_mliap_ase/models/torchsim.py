@@ -1,11 +1,13 @@
-"""torch-sim's classical pair potentials as an ASE calculator and as a batch backend.
+"""torch-sim's classical pair potentials: ``torchsim-lj``/``torchsim-morse`` by name, as an ASE
+calculator and as a batch backend.
 
 Why: the exactness checks of shared, batched evaluation need a float64 model whose batched
 call and single call run the same code.  torch-sim 0.3.0's Lennard-Jones and Morse models do:
 a ``SimState`` of K systems is evaluated system by system (``unbatched_forward`` on
 ``state[i]``), so `TorchSimCalculator` (a batch of one) and `TorchSimBackend` (one state of K
 systems) give bit-identical numbers.  (torch-sim's Orb and fairchem wrappers do not import
-with orb-models 0.5.5 / fairchem-core 2.24; batch.py drives those libraries directly.)
+with orb-models 0.5.5 / fairchem-core 2.24; models/orb.py and models/uma.py drive those
+libraries directly.)
 
 Conventions (torch-sim's, checked against ASE in tests/test_batch.py):
 
@@ -43,8 +45,9 @@ import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
 from ase.stress import full_3x3_to_voigt_6_stress as voigt  # (n, 3, 3) -> (n, 6), ASE order
 
-from .batch import PROPERTIES, Backend, Request, select
-from .errors import CalculatorSetupError
+from ..errors import CalculatorSetupError
+from ..serve.batch import PROPERTIES, Backend, Request, select
+from .base import CalculatorSpec, batched_default, entry, require_pair
 
 
 def build_model(kind: str = "lj", *, sigma: float = 1.0, epsilon: float = 1.0,
@@ -233,3 +236,26 @@ class TorchSimBackend(Backend):
     def _run(self, inputs: list, requests: list[Request]) -> list[dict]:
         values = evaluate_systems(self.model, inputs, self.factors)
         return [select(request, v) for request, v in zip(requests, values, strict=True)]
+
+
+def _torchsim(kind: str, sigma: float | None = None, epsilon: float | None = None,
+              cutoff: float | None = None, alpha: float = 5.0, device: str = "cpu",
+              dtype: str = "float64") -> CalculatorSpec:
+    """torch-sim's float64 pair potentials (the options of `build_model`, listed here so they
+    are checked before torch loads); sigma and epsilon are required, as for ``lj``; alpha is
+    Morse's."""
+    require_pair(f"torchsim-{kind}", sigma, epsilon)
+    return CalculatorSpec(TorchSimCalculator(build_model(
+        kind, sigma=sigma, epsilon=epsilon, cutoff=cutoff, alpha=alpha, device=device,
+        dtype=dtype)))
+
+
+def backend(calculator, batched: bool | None) -> Backend | None:
+    """`TorchSimBackend` for a `TorchSimCalculator` (batched on CUDA unless told), else None."""
+    if not isinstance(calculator, TorchSimCalculator):
+        return None
+    return TorchSimBackend(calculator, batched=batched_default(calculator.model.device, batched))
+
+
+ENTRIES = {"torchsim-lj": entry(_torchsim, "lj", drop=("alpha",)),
+           "torchsim-morse": entry(_torchsim, "morse")}

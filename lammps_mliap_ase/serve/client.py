@@ -21,8 +21,8 @@ import time
 import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
 
+from ..errors import BridgeError
 from . import protocol as wire
-from .errors import BridgeError
 
 DEFAULT_TIMEOUT = 600.0
 CONNECT_TIMEOUT = 30.0
