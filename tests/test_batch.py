@@ -1,4 +1,5 @@
-"""Batched evaluation (lammps_mliap_ase/batch.py, torchsim.py): K different systems in one
+"""Batched evaluation (lammps_mliap_ase/serve/batch.py and the family backends
+in models/): K different systems in one
 `Backend.evaluate` call get what each gets alone from the plain ASE calculator.
 
 The systems of each test differ in size, composition, cell shape and, for the OMol/omol
@@ -27,7 +28,8 @@ from ase.calculators.emt import EMT
 from ase.calculators.lj import LennardJones
 from ase.neighborlist import neighbor_list
 
-from lammps_mliap_ase.batch import AseBackend, Request, make_backend, pack
+from lammps_mliap_ase.models.registry import make_backend
+from lammps_mliap_ase.serve.batch import AseBackend, Request, pack
 
 ALL = ("energy", "forces", "stress", "energies", "stresses")
 
@@ -100,7 +102,7 @@ def test_pack_respects_the_budget():
 def test_a_failing_batch_is_retried_one_system_at_a_time():
     """A model error provoked by one system inside a batched pass (e.g. out of memory, a
     shape the model rejects) costs only that system its result."""
-    from lammps_mliap_ase.batch import Backend
+    from lammps_mliap_ase.serve.batch import Backend
 
     class Toy(Backend):
         implemented_properties = ("energy",)
@@ -141,7 +143,7 @@ def argon_systems():
 @pytest.fixture(scope="module")
 def torchsim_lj():
     pytest.importorskip("torch_sim")
-    from lammps_mliap_ase.calculators import make_calculator
+    from lammps_mliap_ase.models.registry import make_calculator
 
     return make_calculator("torchsim-lj", **ARGON).calculator
 
@@ -196,7 +198,7 @@ def test_torchsim_errors_stay_with_their_request(torchsim_lj):
 
 def test_torchsim_morse_has_no_per_atom_properties():
     pytest.importorskip("torch_sim")
-    from lammps_mliap_ase.calculators import make_calculator
+    from lammps_mliap_ase.models.registry import make_calculator
 
     calc = make_calculator("torchsim-morse", sigma=2.5, epsilon=0.3, alpha=1.5,
                            cutoff=7.0).calculator
@@ -258,7 +260,7 @@ ORB_TOL = {"e_rel": 1e-5, "f_abs": 1e-5, "s_abs": 1e-5}
 
 def orb(name):
     pytest.importorskip("orb_models")
-    from lammps_mliap_ase.calculators import make_calculator
+    from lammps_mliap_ase.models.registry import make_calculator
 
     return make_calculator(name, random_weights=True, seed=3).calculator
 
@@ -373,7 +375,7 @@ def uma_checkpoint(tmp_path_factory):
 
 
 def uma(checkpoint, task, **options):
-    from lammps_mliap_ase.calculators import make_calculator
+    from lammps_mliap_ase.models.registry import make_calculator
 
     return make_calculator("uma-s-1p1", weights=checkpoint, task=task, precision="float64",
                            **options).calculator

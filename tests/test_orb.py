@@ -17,7 +17,7 @@ import pytest
 from ase import Atoms
 from ase.build import molecule
 
-from lammps_mliap_ase.calculators import make_calculator
+from lammps_mliap_ase.models.registry import make_calculator
 
 from conftest import assert_matches, cluster_virial, run_bridge
 from systems import orthogonal

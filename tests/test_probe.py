@@ -1,5 +1,5 @@
 """Calculator capability problems are named at setup (the first force evaluation, before step 1)
-by asking the calculator about one atom per element (lammps_mliap_ase/probe.py)."""
+by asking the calculator about one atom per element (lammps_mliap_ase/adapter/probe.py)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from ase.build import bulk
 from ase.calculators.calculator import Calculator, all_changes
 from ase.calculators.emt import EMT
 
-from lammps_mliap_ase.calculators import offline_weights
+from lammps_mliap_ase.adapter.probe import ElementProbe
 from lammps_mliap_ase.errors import CalculatorSetupError
-from lammps_mliap_ase.probe import ElementProbe
+from lammps_mliap_ase.models.registry import offline_weights
 
 from conftest import run_bridge
 

@@ -17,17 +17,18 @@ import pytest
 from ase.build import bulk
 from ase.calculators.emt import EMT
 
-from lammps_mliap_ase import protocol as wire
-from lammps_mliap_ase.client import SharedModelCalculator, SharedModelError
 from lammps_mliap_ase.errors import BridgeError
-from lammps_mliap_ase.server import ModelServer
+from lammps_mliap_ase.models.registry import make_backend
+from lammps_mliap_ase.serve import protocol as wire
+from lammps_mliap_ase.serve.client import SharedModelCalculator, SharedModelError
+from lammps_mliap_ase.serve.server import ModelServer
 
 
 @contextmanager
 def serving(path, **options):
     """An EMT model server in a thread (generic one-system-at-a-time backend)."""
-    srv = ModelServer.from_calculator(EMT(), wire.Address.parse(str(path)), batch_wait=0.5,
-                                      log=None, **options)
+    srv = ModelServer(make_backend(EMT()), wire.Address.parse(str(path)), batch_wait=0.5,
+                      log=None, **options)
     srv.start()
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
@@ -218,7 +219,7 @@ def test_no_server_is_one_clear_error(tmp_path):
 
 def test_second_server_on_the_same_socket_is_refused(server):
     with pytest.raises(BridgeError, match="a model server is already listening at"):
-        ModelServer.from_calculator(EMT(), server.address, log=None).start()
+        ModelServer(make_backend(EMT()), server.address, log=None).start()
 
 
 def test_server_socket_left_by_a_dead_server_is_replaced(tmp_path):
@@ -226,7 +227,7 @@ def test_server_socket_left_by_a_dead_server_is_replaced(tmp_path):
     stale = socket.socket(socket.AF_UNIX)
     stale.bind(str(path))
     stale.close()  # the file stays, nobody listens
-    srv = ModelServer.from_calculator(EMT(), wire.Address.parse(str(path)), log=None)
+    srv = ModelServer(make_backend(EMT()), wire.Address.parse(str(path)), log=None)
     srv.start()
     srv.close()
 
@@ -255,7 +256,7 @@ def test_cli_run_needs_a_calculator_or_a_server(tmp_path, capsys):
 
 
 def test_calculator_options_do_not_apply_to_a_replica(server):
-    from lammps_mliap_ase.calculators import make_calculator
+    from lammps_mliap_ase.models.registry import make_calculator
 
     with pytest.raises(BridgeError, match="the server's model is chosen where it is started"):
         make_calculator("server", address=str(server.address), device="cuda")

@@ -230,7 +230,7 @@ def test_write_pair_is_not_counted_as_a_replica(tmp_path):
     ask for an evaluation are replicas in the server's statistics."""
     from ase.build import bulk
 
-    from lammps_mliap_ase.client import SharedModelCalculator
+    from lammps_mliap_ase.serve.client import SharedModelCalculator
 
     server, address = start_server(tmp_path, ["--calc", "emt"])
     try:
@@ -251,7 +251,7 @@ def test_write_pair_is_not_counted_as_a_replica(tmp_path):
 
 def test_partition_output_is_named_in_one_line():
     """LAMMPS' rule for -partition (partition N writes LOG.N and screen.N), said once."""
-    from lammps_mliap_ase.cli import log_name, output_note, parser
+    from lammps_mliap_ase.cli.commands import log_name, output_note, parser
 
     def note(*extra: str) -> str:
         args = parser().parse_args(["run", "-in", "in.x", "-partition", "4x1", "--calc", "emt",

@@ -9,17 +9,18 @@ import threading
 import numpy as np
 import pytest
 
-from lammps_mliap_ase.client import SharedModelCalculator
-from lammps_mliap_ase.protocol import Address
-from lammps_mliap_ase.server import ModelServer
+from lammps_mliap_ase.models.registry import make_backend
+from lammps_mliap_ase.serve.client import SharedModelCalculator
+from lammps_mliap_ase.serve.protocol import Address
+from lammps_mliap_ase.serve.server import ModelServer
 
 from conftest import ase_virial, assert_matches, cluster_virial, run_bridge
 from systems import CALCULATORS, GEOMETRIES
 
 
 def serve(calculator, tmp_path):
-    server = ModelServer.from_calculator(calculator, Address.parse(str(tmp_path / "m.sock")),
-                                         log=None)
+    server = ModelServer(make_backend(calculator), Address.parse(str(tmp_path / "m.sock")),
+                         log=None)
     server.start()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

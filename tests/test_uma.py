@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from test_orb import water_dimer
 
-from lammps_mliap_ase.calculators import make_calculator
+from lammps_mliap_ase.models.registry import make_calculator
 
 from conftest import ase_virial, assert_matches, cluster_virial, run_bridge
 from systems import orthogonal

@@ -17,7 +17,7 @@ import lammps.mliap
 from ase.calculators.lj import LennardJones
 
 from lammps_mliap_ase import UniversalASEUnifiedMLIAPInterface
-from lammps_mliap_ase.oneline import run_script
+from lammps_mliap_ase.cli.oneline import run_script
 
 ARGON = {"sigma": 3.405, "epsilon": 0.0103, "rc": 8.5}  # Angstrom, eV, Angstrom
 

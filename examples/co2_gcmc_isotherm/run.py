@@ -35,9 +35,9 @@ import numpy as np
 
 from lammps_mliap_ase import UniversalASEUnifiedMLIAPInterface
 from lammps_mliap_ase.cli import option
-from lammps_mliap_ase.machine import describe
-from lammps_mliap_ase.oneline import run_script
-from lammps_mliap_ase.replicas import SharedServer
+from lammps_mliap_ase.cli.machine import describe
+from lammps_mliap_ase.cli.oneline import run_script
+from lammps_mliap_ase.serve.replicas import SharedServer
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))

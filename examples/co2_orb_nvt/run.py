@@ -24,8 +24,8 @@ import numpy as np
 from ase.build import molecule
 
 from lammps_mliap_ase import UniversalASEUnifiedMLIAPInterface
-from lammps_mliap_ase.machine import describe
-from lammps_mliap_ase.oneline import run_script
+from lammps_mliap_ase.cli.machine import describe
+from lammps_mliap_ase.cli.oneline import run_script
 
 BOX = 14.0
 N_MOLECULES = 12

@@ -22,7 +22,7 @@ from ase.units import bar
 from mpi4py import MPI  # initialise MPI before LAMMPS
 
 from lammps_mliap_ase import UniversalASEUnifiedMLIAPInterface
-from lammps_mliap_ase.oneline import run_script
+from lammps_mliap_ase.cli.oneline import run_script
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ from ase.calculators.emt import EMT
 from ase.units import bar, fs
 
 from lammps_mliap_ase import UniversalASEUnifiedMLIAPInterface
-from lammps_mliap_ase.oneline import run_script
+from lammps_mliap_ase.cli.oneline import run_script
 
 SETUP = """
 units           metal

@@ -24,7 +24,7 @@ import numpy as np
 from ase.units import bar
 
 from lammps_mliap_ase import UniversalASEUnifiedMLIAPInterface
-from lammps_mliap_ase.oneline import run_script
+from lammps_mliap_ase.cli.oneline import run_script
 
 SETUP = """
 units           metal

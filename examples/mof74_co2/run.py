@@ -38,9 +38,9 @@ from guest_lj import GuestLJ  # noqa: E402
 
 from lammps_mliap_ase import UniversalASEUnifiedMLIAPInterface  # noqa: E402
 from lammps_mliap_ase.cli import option  # noqa: E402
-from lammps_mliap_ase.cli import serve_arguments as cli_serve_arguments  # noqa: E402
-from lammps_mliap_ase.machine import describe  # noqa: E402
-from lammps_mliap_ase.replicas import SharedServer  # noqa: E402
+from lammps_mliap_ase.cli.commands import serve_arguments as cli_serve_arguments  # noqa: E402
+from lammps_mliap_ase.cli.machine import describe  # noqa: E402
+from lammps_mliap_ase.serve.replicas import SharedServer  # noqa: E402
 
 PRESSURES = np.logspace(-2, 0, 10)  # bar: the published study's grid
 EXPERIMENT = {0.1: 5.1, 1.0: 7.9}  # mmol/g, pristine Mg-MOF-74, 298 K

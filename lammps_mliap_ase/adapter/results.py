@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import CalculatorResultError, CalculatorSetupError
+from ..errors import CalculatorResultError, CalculatorSetupError
+from ..properties import same_system
 
 ASE_TO_LAMMPS_VOIGT = [0, 1, 2, 5, 4, 3]
 _FULL_TO_VOIGT = ([0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1])  # ASE order from a 3x3 tensor
@@ -46,7 +47,7 @@ def energy_and_forces(calc, atoms) -> Results:
     """
     n = len(atoms)
     energy = float(calc.get_property("energy", atoms))
-    forces = np.asarray(_same_system(calc, atoms, "forces"))
+    forces = np.asarray(same_system(calc, atoms, "forces"))
     if forces.shape != (n, 3):
         raise CalculatorResultError(
             f"{_name(calc)} returned forces of shape {forces.shape}, expected ({n}, 3)")
@@ -56,24 +57,11 @@ def energy_and_forces(calc, atoms) -> Results:
     return Results(energy, forces)
 
 
-def _same_system(calc, atoms, name: str):
-    """Property `name` of the system the calculator has just evaluated.
-
-    ASE's ``get_property(name)`` without atoms skips check_state, a full comparison of
-    positions, cell, pbc, numbers, charges and moments that costs about as much as a small
-    EMT step and was already done by `energy_and_forces` (measured: docs/performance.md).
-    Calculators that keep no copy of the atoms get the full call.
-    """
-    if getattr(calc, "atoms", None) is None:
-        return calc.get_property(name, atoms)
-    return calc.get_property(name)
-
-
 def per_atom_energies(calc, atoms, why: str = "per-atom energies were requested "
                                             "(compute pe/atom)") -> np.ndarray:
     if not implements(calc, "energies"):
         raise CalculatorSetupError(f"{why} but {_name(calc)} does not implement 'energies'")
-    energies = np.asarray(_same_system(calc, atoms, "energies"))
+    energies = np.asarray(same_system(calc, atoms, "energies"))
     if energies.shape != (len(atoms),) or not np.isfinite(energies).all():
         raise CalculatorResultError(
             f"{_name(calc)} returned invalid per-atom energies of shape {energies.shape}")
@@ -87,7 +75,7 @@ def per_atom_virials(calc, atoms) -> np.ndarray:
         raise CalculatorSetupError(
             f"per-atom virials (compute stress/atom) come from per-atom stresses, but "
             f"{_name(calc)} does not implement 'stresses'")
-    stresses = np.asarray(_same_system(calc, atoms, "stresses"))
+    stresses = np.asarray(same_system(calc, atoms, "stresses"))
     if stresses.shape[1:] == (3, 3):
         stresses = stresses[:, _FULL_TO_VOIGT[0], _FULL_TO_VOIGT[1]]
     if stresses.shape != (len(atoms), 6) or not np.isfinite(stresses).all():
@@ -100,7 +88,7 @@ def stress_virial(calc, atoms) -> np.ndarray | None:
     """W = -V sigma from the calculator's stress (periodic/mixed boundaries), None without."""
     if not implements(calc, "stress"):
         return None
-    stress = np.asarray(_same_system(calc, atoms, "stress"))
+    stress = np.asarray(same_system(calc, atoms, "stress"))
     if stress.shape == (3, 3):
         stress = stress[_FULL_TO_VOIGT]
     if stress.shape != (6,) or not np.isfinite(stress).all():

@@ -21,14 +21,16 @@ import os
 import sys
 from pathlib import Path
 
+from ..adapter.interface import MODES, UniversalASEUnifiedMLIAPInterface
+from ..errors import BridgeError
+from ..models.options import (
+    option,  # --calc-opt's parser; examples and benchmarks import it from here
+)
+from ..models.registry import available
+from ..serve.client import DEFAULT_TIMEOUT
+from ..serve.replicas import partitions
 from . import oneline
-from .calculators import available
-from .client import DEFAULT_TIMEOUT
-from .errors import BridgeError
 from .inputcheck import check_run_input
-from .interface import MODES, UniversalASEUnifiedMLIAPInterface
-from .options import option  # --calc-opt's parser; examples and benchmarks import it from here
-from .replicas import partitions
 
 
 def _calculator_arguments(parser: argparse.ArgumentParser) -> None:
@@ -178,7 +180,7 @@ def output_note(args: argparse.Namespace, log: str) -> str | None:
 def _start_shared_server(args: argparse.Namespace):
     """With -partition: world rank 0 starts one model server for all replicas (replicas.py);
     returns (world communicator, SharedServer) or None when replicas do not share."""
-    from .replicas import SharedServer
+    from ..serve.replicas import SharedServer
 
     share = args.share == "yes" or (args.share == "auto" and partitions(args.partition) > 1)
     if not share or args.server:
@@ -217,9 +219,9 @@ def serve_arguments(args: argparse.Namespace) -> list[str]:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .calculators import make_calculator
-    from .protocol import Address
-    from .server import ModelServer
+    from ..models.registry import make_backend, make_calculator
+    from ..serve.protocol import Address
+    from ..serve.server import ModelServer
 
     if not args.calc:
         raise BridgeError("lammps-ase serve needs --calc NAME (the model to share)")
@@ -227,8 +229,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     spec = make_calculator(args.calc, **calculator_options(args))
     interface_options = _charge_and_spin(args, dict(spec.interface_options))
     batched = {"auto": None, "yes": True, "no": False}[args.batched]
-    server = ModelServer.from_calculator(
-        spec.calculator, address, batched=batched, max_cost=args.max_atoms,
+    server = ModelServer(
+        make_backend(spec.calculator, batched=batched), address, max_cost=args.max_atoms,
         batch_wait=args.batch_wait, interface_options=interface_options,
         parent_pid=args.parent_pid, name=args.calc)
     server.start()

@@ -5,8 +5,10 @@ of a job array) each own a copy of the model today and call it for a few hundred
 time, which leaves a GPU mostly idle.  Here one process holds the model; each replica's
 `SharedModelCalculator` (client.py) sends its system over a local socket, and the server
 evaluates the requests that are pending at the same moment in one call of the batch backend
-(batch.py: one batched forward pass for Orb-v3 and UMA, one system at a time for any other ASE
-calculator).
+(serve/batch.py: one batched forward pass for Orb-v3 and UMA, one system at a time for any
+other ASE calculator).  The server is handed a backend, never a calculator: which backend fits
+which model is the model family's business (models/registry.py: `make_backend`), and serve/
+imports no model family (docs/architecture.md).
 
 Batching rule (no lock-step, no waiting on the dead): the replicas served in the last batch are
 *expected*; a batch starts as soon as every expected replica that is still connected has sent
@@ -35,10 +37,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import BridgeError
 from . import protocol as wire
-from .batch import PROPERTIES, Request, make_backend, pack
+from .batch import PROPERTIES, Request, pack
 from .client import process_alive
-from .errors import BridgeError
 
 _INFO_KEYS = ("charge", "spin")
 
@@ -138,7 +140,9 @@ def parse_request(message: wire.Message) -> tuple[int, Request]:
 
 
 class ModelServer:
-    """Serve one batch backend to many replicas (see the module docstring)."""
+    """Serve one batch backend to many replicas (see the module docstring).
+
+    `backend` is a serve.batch.Backend, e.g. ``models.registry.make_backend(calculator)``."""
 
     def __init__(self, backend, address: wire.Address, *, max_cost: int | None = None,
                  batch_wait: float = 0.02, interface_options: dict | None = None,
@@ -158,10 +162,6 @@ class ModelServer:
         self.expected: set[int] = set()  # fds served in the last batch
         self.listener: socket.socket | None = None
         self._stop = False
-
-    @classmethod
-    def from_calculator(cls, calculator, address, *, batched: bool | None = None, **options):
-        return cls(make_backend(calculator, batched=batched), address, **options)
 
     # -- lifecycle ---------------------------------------------------------------------------
 

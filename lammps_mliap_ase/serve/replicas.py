@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .errors import BridgeError
+from ..errors import BridgeError
 
 START_TIMEOUT = 600.0  # seconds for the model to load (a first CUDA compile can be slow)
 

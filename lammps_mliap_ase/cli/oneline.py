@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import sys
 
-from .errors import BridgeError
+from ..errors import BridgeError
 
 DEBUG_HINT = " (--debug or LAMMPS_ASE_DEBUG=1 shows the traceback)"
 

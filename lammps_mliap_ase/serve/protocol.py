@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import BridgeError
+from ..errors import BridgeError
 
 MAGIC = b"LMA1"
 VERSION = 1

@@ -6,7 +6,7 @@ arguments of a factory.  Passed on unchecked, a typo (`rcutt=6`) was swallowed b
 and ``sigma=abc`` ended in a TypeError deep inside the calculator that named no option.  Here the
 factory's signature is the declaration: its keyword parameters are the options, their
 annotations (or defaults) the types.  Registry entries get signatures that list exactly their
-options (calculators.py).
+options (models/base.py's `entry`, the family modules).
 
 A factory that takes ``**kwargs`` (ASE calculator classes, many ``package.module:Factory``
 callables) declares nothing more: its extra keys are accepted as given, and text typed on the
@@ -27,7 +27,7 @@ import types
 import typing
 from collections.abc import Callable
 
-from .errors import CalculatorSetupError
+from ..errors import CalculatorSetupError
 
 _TRUE = ("true", "yes", "on", "1")
 _FALSE = ("false", "no", "off", "0")

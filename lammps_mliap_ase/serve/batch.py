@@ -1,19 +1,16 @@
 """Many systems, one model: the requests of several LAMMPS replicas evaluated together.
 
-The model server (server.py) collects the systems that replicas send, cuts them into batches
-with `pack` and hands each batch to a `Backend`, which returns one result dict (or one
+The model server (serve/server.py) collects the systems that replicas send, cuts them into
+batches with `pack` and hands each batch to a `Backend`, which returns one result dict (or one
 exception) per system.  A backend evaluates through the model's *own* batch API, so a batch
-is one forward pass and each system gets what the plain ASE calculator would give it alone:
+is one forward pass and each system gets what the plain ASE calculator would give it alone.
 
-* `OrbBackend` -- orb-models: one ``AtomGraphs`` per system built exactly as
-  ``ORBCalculator.calculate`` builds it, ``batch_graphs``, one ``model.predict``, split by
-  ``n_node``.  Direct and conservative models; charge/spin for the OMol models.
-* `FairchemBackend` -- fairchem (UMA): one ``AtomicData`` per system built as
-  ``FAIRChemCalculator`` builds it, ``atomicdata_list_to_batch``, one
-  ``predict_unit.predict``, split by ``natoms`` (what fairchem's ``InferenceBatcher`` does
-  inside its Ray batch server).
-* `TorchSimBackend` -- torch-sim models (torchsim.py): one ``SimState`` of all systems.
-* `AseBackend` -- any other ASE calculator, one system at a time (EMT, LJ, ...).
+Backends of model libraries live with their model family (models/orb.py: `OrbBackend`,
+models/uma.py: `FairchemBackend`, models/torchsim.py: `TorchSimBackend`; models/registry.py's
+`make_backend` picks one); this module holds what they share -- `Request`, the `Backend`
+machinery (checking, grouping, retrying a failed batch one system at a time), `select`,
+`split` -- and the generic fallback, `AseBackend`: any other ASE calculator, one system at a
+time (EMT, LJ, ...).
 
 Why results are *independent arrays*: the server keeps them while it answers replicas, and a
 view into a batched output tensor would pin (or, for reused buffers, change) memory that
@@ -33,9 +30,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import PropertyNotImplementedError
-from ase.stress import full_3x3_to_voigt_6_stress as voigt  # (n, 3, 3) -> (n, 6), ASE order
 
-from .results import _same_system
+from ..properties import same_system
 
 #: Everything a replica may ask for (ASE names and conventions).
 PROPERTIES = ("energy", "forces", "stress", "energies", "stresses")
@@ -186,7 +182,7 @@ def select(request: Request, values: dict) -> dict:
     return out
 
 
-def _split(requests: list[Request], energy: np.ndarray, forces: np.ndarray | None,
+def split(requests: list[Request], energy: np.ndarray, forces: np.ndarray | None,
            stress: np.ndarray | None) -> list[dict]:
     """Per-request results of one batched pass: system i gets ``energy[i]``, its own rows of
     the concatenated `forces` and ``stress[i]`` (None where the model gave none)."""
@@ -221,159 +217,6 @@ class AseBackend(Backend):
             calc.reset()
         values: dict = {}
         for name in request.properties:  # one full check_state, then the same system
-            values[name] = (_same_system(calc, atoms, name) if values
+            values[name] = (same_system(calc, atoms, name) if values
                             else calc.get_property(name, atoms))
         return [select(request, values)]
-
-
-class OrbBackend(Backend):
-    """Orb-v3 (orb-models): per-system ``AtomGraphs``, ``batch_graphs``, one ``predict``.
-
-    Graphs are built exactly as ``ORBCalculator.calculate`` builds them (its system config,
-    neighbour limit, edge method, device and torch's default dtype, which orb-models' loader
-    sets from ``precision``), so a batch of one is the calculator's own call.  OMol models
-    read ``info["charge"]``/``["spin"]`` per system (required, as in the calculator); other
-    models ignore them, and they are left out of those graphs so every graph in a batch has
-    the same features.  Orb has no per-atom energies or stresses; the OMol models have no
-    stress.  Mixed pbc fails that request alone (orb-models' NotImplementedError).
-    """
-
-    def __init__(self, calculator, batched: bool = False):
-        super().__init__(batched)
-        self.calculator = calculator
-        self.name = f"ORBCalculator({type(calculator.model).__name__})"
-        model = calculator.model
-        props = ["energy", "forces"]
-        if (model.has_stress if calculator.conservative else "stress" in model.heads):
-            props.append("stress")
-        self.implemented_properties = tuple(props)
-
-    def _prepare(self, request: Request):
-        from orb_models.forcefield.atomic_system import ase_atoms_to_atom_graphs
-
-        calc = self.calculator
-        atoms = request.to_atoms()
-        if calc.expects_charge_and_spin:
-            if "charge" not in atoms.info or "spin" not in atoms.info:
-                raise ValueError("atoms.info must contain both 'charge' and 'spin' for "
-                                 f"{self.name} (an OMol model)")
-        else:
-            atoms.info.pop("charge", None)
-            atoms.info.pop("spin", None)
-        return ase_atoms_to_atom_graphs(
-            atoms, system_config=calc.system_config, max_num_neighbors=calc.max_num_neighbors,
-            edge_method=calc.edge_method, half_supercell=calc.half_supercell,
-            device=calc.device)
-
-    def _run(self, inputs: list, requests: list[Request]) -> list[dict]:
-        from orb_models.forcefield.base import batch_graphs
-
-        calc, model = self.calculator, self.calculator.model
-        batch = (inputs[0] if len(inputs) == 1 else batch_graphs(inputs)).to(calc.device)
-        out = model.predict(batch)
-        forces_key = model.grad_forces_name if calc.conservative else "forces"
-        stress_key = model.grad_stress_name if calc.conservative else "stress"
-        energy = out["energy"].detach().reshape(-1).cpu().numpy()
-        forces = out[forces_key].detach().cpu().numpy()
-        stress = (out[stress_key].detach().reshape(len(inputs), 6).cpu().numpy()
-                  if "stress" in self.implemented_properties else None)
-        return _split(requests, energy, forces, stress)
-
-
-class FairchemBackend(Backend):
-    """UMA/eSEN (fairchem): per-system ``AtomicData``, one batch, one ``predict_unit.predict``.
-
-    Each system is converted as ``FAIRChemCalculator`` converts it (its ``a2g``: task name,
-    charge/spin from ``info`` as ints, the unit's precision) after the unit's own validation
-    (defaults charge 0 / spin 1 for omol, type and range checks).  Batching follows fairchem's
-    ``InferenceBatcher``, whose Ray batch server collates ``AtomicData`` with
-    ``atomicdata_list_to_batch``, calls ``predict`` once and splits per-system outputs by
-    index and per-atom outputs by ``batch``; we do the same without Ray.  No per-atom
-    energies or stresses.
-
-    Two kinds of system never share a pass: a single isolated atom (fairchem answers it from
-    a reference table and rejects it inside a batch), and anything while the unit runs a
-    model *merged for one composition* (``merge_mole``, the "turbo"/"multigpu" settings, or
-    Nitro).  Such a unit cannot batch different compositions, charges or spins; we evaluate
-    one system at a time, and fairchem itself, on the first system that breaks the merge,
-    warns, reloads the unmerged model and keeps it -- from then on `evaluate` batches again.
-    For batched evaluation from the start build the unit with ``merge_mole=False`` (as our
-    registry does on the CPU) or fairchem's ``"batch"`` settings.
-    """
-
-    def __init__(self, calculator, batched: bool = False):
-        super().__init__(batched)
-        self.calculator = calculator
-        self.unit = calculator.predictor
-        self.name = f"FAIRChemCalculator(task={calculator.task_name})"
-        self.implemented_properties = tuple(
-            p for p in ("energy", "forces", "stress") if p in calculator.implemented_properties)
-
-    @property
-    def merged(self) -> bool:
-        """True while the unit's model is specialised to one composition (read per batch:
-        fairchem switches merging off by itself when a system breaks it)."""
-        settings = self.unit.inference_settings
-        return bool(getattr(settings, "merge_mole", False) or getattr(settings, "nitro", False))
-
-    def _groups(self, ready, requests):
-        if self.merged:
-            return [[item] for item in ready]
-        return super()._groups(ready, requests)
-
-    def _alone(self, request: Request, prepared) -> bool:
-        return len(request.numbers) == 1 and not request.pbc.any()
-
-    def _prepare(self, request: Request):
-        from fairchem.core.calculate.ase_calculator import AllZeroUnitCellError
-
-        atoms = request.to_atoms()
-        if len(atoms) == 0:
-            raise ValueError("Atoms object has no atoms inside.")
-        if atoms.pbc.all() and np.allclose(atoms.cell.array, 0):
-            raise AllZeroUnitCellError
-        self.unit.validate_atoms_data(atoms, self.calculator.task_name)
-        return self.calculator.a2g(atoms)
-
-    def _run(self, inputs: list, requests: list[Request]) -> list[dict]:
-        from fairchem.core.datasets.atomic_data import atomicdata_list_to_batch
-
-        n = len(inputs)
-        pred = self.unit.predict(atomicdata_list_to_batch(inputs))
-        energy = pred["energy"].detach().reshape(n).cpu().numpy()
-        forces = pred["forces"].detach().cpu().numpy() if "forces" in pred else None
-        stress = (voigt(pred["stress"].detach().reshape(n, 3, 3).cpu().numpy())
-                  if "stress" in pred else None)
-        return _split(requests, energy, forces, stress)
-
-
-def _is_instance(obj, module: str, cls: str) -> bool:
-    """isinstance without importing the (heavy, optional) model library."""
-    return any(k.__name__ == cls and k.__module__.startswith(module) for k in type(obj).__mro__)
-
-
-def _on_cuda(device) -> bool:
-    return str(device).startswith("cuda")
-
-
-def make_backend(calculator, batched: bool | None = None) -> Backend:
-    """The backend that evaluates lists of systems with `calculator`'s model.
-
-    ORBCalculator -> `OrbBackend`, FAIRChemCalculator -> `FairchemBackend`,
-    `TorchSimCalculator` -> `TorchSimBackend`, anything else -> `AseBackend` (never batched).
-    ``batched=None`` batches on CUDA devices and not on the CPU: there a batched pass saves
-    little or nothing (measurements disagree, docs/replicas-backends.md), while one system
-    per pass gives each replica bit-identically what it gets alone.  ``True``/``False``
-    forces it.
-    """
-    if _is_instance(calculator, "orb_models", "ORBCalculator"):
-        cls, device = OrbBackend, calculator.device
-    elif _is_instance(calculator, "fairchem", "FAIRChemCalculator"):
-        cls, device = FairchemBackend, calculator.predictor.device
-    elif _is_instance(calculator, "lammps_mliap_ase", "TorchSimCalculator"):
-        from .torchsim import TorchSimBackend
-
-        cls, device = TorchSimBackend, calculator.model.device
-    else:
-        return AseBackend(calculator)
-    return cls(calculator, batched=_on_cuda(device) if batched is None else batched)

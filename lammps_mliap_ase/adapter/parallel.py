@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import BridgeError, ParallelModeError
+from ..errors import BridgeError, ParallelModeError
 from .system import LocalAtoms
 
 ROOT = 0

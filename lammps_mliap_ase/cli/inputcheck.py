@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import InputError
+from ..errors import InputError
 
 _VARIABLE = re.compile(r"\$\{(\w+)\}|\$(\w)")
 

@@ -22,7 +22,7 @@ import numpy as np
 from ase import Atoms
 from ase.data import chemical_symbols
 
-from .errors import BridgeError, CalculatorSetupError
+from ..errors import BridgeError, CalculatorSetupError
 
 _REFERENCES = ("Cu", "C", "H", "O")  # elements nearly every calculator knows
 _CHARGE_SPIN = {"charge": 0, "spin": 1}

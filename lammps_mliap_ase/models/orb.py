@@ -1,0 +1,150 @@
+"""Orb-v3 (orb-models): every ``orb-v3-*`` model by name, and its batch backend.
+
+Why one module: the names, how weights load (by name, ``weights=PATH`` or seeded random
+weights), the OMol charge/spin defaults and the way a batch of systems goes through one
+``model.predict`` all follow orb-models' own code, so they change together when orb-models
+does.  ``random_weights=True`` builds the real architecture with seeded random weights and
+loads it through the library's own loader from a local file, so the real code paths run
+offline (tests, benchmarks).
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from ..errors import CalculatorSetupError
+from ..serve.batch import Backend, Request, split
+from .base import CalculatorSpec, batched_default, entry, is_instance, offline_weights
+
+# orb-v3-{direct|conservative}-{20|inf}-{omat|mpa} and orb-v3-{direct|conservative}-omol
+_ORB_NAME = re.compile(r"^orb-v3-(direct|conservative)-(?:(20|inf)-(omat|mpa)|(omol))$")
+
+
+def orb_architecture(name: str, device: str = "cpu"):
+    """The network of an Orb-v3 model with fresh (random) weights, exactly as orb-models'
+    loader builds it before loading weights (6 A radius; 20 or 120 neighbours; OMol models are
+    conditioned on charge and spin and have no stress head)."""
+    from orb_models.forcefield import pretrained
+    from orb_models.forcefield.atomic_system import SystemConfig
+
+    match = _ORB_NAME.match(name)
+    if not match:
+        raise CalculatorSetupError(f"{name!r} is not an Orb-v3 model name")
+    kind, neighbours, _, omol = match.groups()
+    config = SystemConfig(radius=6.0, max_num_neighbors=20 if neighbours == "20" else 120)
+    build = (pretrained.orb_v3_direct_architecture if kind == "direct"
+             else pretrained.orb_v3_conservative_architecture)
+    return build(device=device, system_config=config, has_charge_spin_cond=bool(omol),
+                 has_stress=not omol)
+
+
+def _orb(name: str, device: str = "cpu", precision: str = "float32-high",
+         weights: str | None = None, compile: bool = False, random_weights: bool = False,
+         seed: int = 0, charge: int | None = None, spin: int | None = None) -> CalculatorSpec:
+    try:
+        import torch
+        from orb_models.forcefield import pretrained
+        from orb_models.forcefield.calculator import ORBCalculator
+    except ImportError as exc:
+        raise CalculatorSetupError(
+            f"{name} needs orb-models: pip install 'lammps-mliap-ase[orb]' -c constraints.txt"
+        ) from exc
+    loader = pretrained.ORB_PRETRAINED_MODELS[name]
+    kwargs = {"device": device, "precision": precision, "compile": compile}
+    if random_weights:
+        # the same weights whatever torch's global default dtype is (orb-models changes it)
+        previous = torch.get_default_dtype()
+        torch.set_default_dtype(torch.float32)
+        try:
+            torch.manual_seed(seed)
+            state = orb_architecture(name, "cpu").state_dict()
+        finally:
+            torch.set_default_dtype(previous)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / f"{name}-random-{seed}.ckpt"
+            torch.save(state, path)
+            model = loader(weights_path=str(path), **kwargs)
+    elif weights is not None:
+        model = loader(weights_path=str(weights), **kwargs)
+    else:
+        with offline_weights(name, "--weights PATH, or random_weights=True to test the code "
+                                   "path"):
+            model = loader(**kwargs)  # the library downloads and caches the published weights
+    options = {}
+    if name.endswith("omol"):  # OMol models need atoms.info charge and spin
+        options = {"charge": 0 if charge is None else charge, "spin": 1 if spin is None else spin}
+    return CalculatorSpec(ORBCalculator(model, device=device), options)
+
+
+def _entries() -> dict[str, Callable[..., CalculatorSpec]]:
+    names = ["orb-v3-direct-omol", "orb-v3-conservative-omol"] + [
+        f"orb-v3-{kind}-{n}-{data}" for kind in ("direct", "conservative")
+        for n in ("20", "inf") for data in ("omat", "mpa")]
+    return {name: entry(_orb, name) for name in names}
+
+
+class OrbBackend(Backend):
+    """Orb-v3 (orb-models): per-system ``AtomGraphs``, ``batch_graphs``, one ``predict``.
+
+    Graphs are built exactly as ``ORBCalculator.calculate`` builds them (its system config,
+    neighbour limit, edge method, device and torch's default dtype, which orb-models' loader
+    sets from ``precision``), so a batch of one is the calculator's own call.  OMol models
+    read ``info["charge"]``/``["spin"]`` per system (required, as in the calculator); other
+    models ignore them, and they are left out of those graphs so every graph in a batch has
+    the same features.  Orb has no per-atom energies or stresses; the OMol models have no
+    stress.  Mixed pbc fails that request alone (orb-models' NotImplementedError).
+    """
+
+    def __init__(self, calculator, batched: bool = False):
+        super().__init__(batched)
+        self.calculator = calculator
+        self.name = f"ORBCalculator({type(calculator.model).__name__})"
+        model = calculator.model
+        props = ["energy", "forces"]
+        if (model.has_stress if calculator.conservative else "stress" in model.heads):
+            props.append("stress")
+        self.implemented_properties = tuple(props)
+
+    def _prepare(self, request: Request):
+        from orb_models.forcefield.atomic_system import ase_atoms_to_atom_graphs
+
+        calc = self.calculator
+        atoms = request.to_atoms()
+        if calc.expects_charge_and_spin:
+            if "charge" not in atoms.info or "spin" not in atoms.info:
+                raise ValueError("atoms.info must contain both 'charge' and 'spin' for "
+                                 f"{self.name} (an OMol model)")
+        else:
+            atoms.info.pop("charge", None)
+            atoms.info.pop("spin", None)
+        return ase_atoms_to_atom_graphs(
+            atoms, system_config=calc.system_config, max_num_neighbors=calc.max_num_neighbors,
+            edge_method=calc.edge_method, half_supercell=calc.half_supercell,
+            device=calc.device)
+
+    def _run(self, inputs: list, requests: list[Request]) -> list[dict]:
+        from orb_models.forcefield.base import batch_graphs
+
+        calc, model = self.calculator, self.calculator.model
+        batch = (inputs[0] if len(inputs) == 1 else batch_graphs(inputs)).to(calc.device)
+        out = model.predict(batch)
+        forces_key = model.grad_forces_name if calc.conservative else "forces"
+        stress_key = model.grad_stress_name if calc.conservative else "stress"
+        energy = out["energy"].detach().reshape(-1).cpu().numpy()
+        forces = out[forces_key].detach().cpu().numpy()
+        stress = (out[stress_key].detach().reshape(len(inputs), 6).cpu().numpy()
+                  if "stress" in self.implemented_properties else None)
+        return split(requests, energy, forces, stress)
+
+
+def backend(calculator, batched: bool | None) -> Backend | None:
+    """`OrbBackend` for an ``ORBCalculator`` (batched on CUDA unless told), else None."""
+    if not is_instance(calculator, "orb_models", "ORBCalculator"):
+        return None
+    return OrbBackend(calculator, batched=batched_default(calculator.device, batched))
+
+
+ENTRIES = _entries()

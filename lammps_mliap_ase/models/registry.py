@@ -1,0 +1,90 @@
+"""Calculator registry: a name (and options) -> an ASE calculator plus interface defaults, and a
+calculator -> the batch backend of its family.
+
+Why a registry: `lammps-ase run --calc orb-v3-direct-omol` and pickled pair files need to build
+a calculator from words.  Model weights load the way each library loads them (by name, downloaded
+by the library when the machine is online, or from a local file with ``weights=PATH``); this
+project hard-codes no download addresses (offline test weights: models/orb.py).
+
+Why only a lookup: each model family is one module (models/orb.py, models/uma.py, ...) holding
+its names (``ENTRIES``: name -> factory), its option defaults and, when its library batches, its
+batch backend (``backend(calculator, batched)``: a serve.batch.Backend, or None for another
+family's calculator).  Adding a family is that module plus its name here (the import and
+`FAMILIES`).
+
+Names: ``emt``, ``lj``, every ``orb-v3-*`` model of orb-models, ``uma-s-1p1``/``uma-m-1p1``
+(fairchem; option ``task``), and ``package.module:Factory`` (any callable returning an ASE
+calculator, called with the options as keyword arguments).
+
+Options are checked before anything is built (models/options.py): each registry factory's signature
+lists exactly the options of its calculator (an ASE calculator's ``**kwargs`` would swallow any
+typo), and its annotations are the types that command-line text is converted to.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from types import ModuleType
+
+from ..errors import CalculatorSetupError
+from ..serve.batch import AseBackend, Backend
+from . import ase_calculators, orb, shared, torchsim, uma
+from .base import CalculatorSpec, offline_weights
+from .options import check
+
+#: One line per model family; their order is the order in which `make_backend` asks them.
+FAMILIES: tuple[ModuleType, ...] = (ase_calculators, shared, torchsim, orb, uma)
+
+REGISTRY: dict[str, Callable[..., CalculatorSpec]] = {
+    name: build for family in FAMILIES for name, build in family.ENTRIES.items()}
+
+__all__ = ["FAMILIES", "REGISTRY", "CalculatorSpec", "available", "check_options", "factory",
+           "make_backend", "make_calculator", "offline_weights"]
+
+
+def available() -> list[str]:
+    """Registered names (``package.module:Factory`` is accepted as well)."""
+    return sorted(REGISTRY)
+
+
+def factory(name: str) -> Callable:
+    """The factory behind `name`: a registry entry, or the callable ``package.module:Factory``."""
+    if name in REGISTRY:
+        return REGISTRY[name]
+    if ":" in name:
+        module_name, _, attr = name.partition(":")
+        try:
+            return getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError) as exc:
+            raise CalculatorSetupError(f"cannot import {name!r}: {exc}") from exc
+    raise CalculatorSetupError(
+        f"unknown calculator {name!r}; known: {', '.join(available())}, or package.module:Factory")
+
+
+def check_options(name: str, options: dict) -> dict:
+    """`options` checked against what the calculator `name` accepts and converted to the types
+    it declares (options.check); CalculatorSetupError names an unknown key or a wrong value."""
+    return check(name, factory(name), options)
+
+
+def make_calculator(name: str, **options) -> CalculatorSpec:
+    """Build the calculator `name` with keyword options (see the module docstring), checked
+    first (`check_options`)."""
+    build = factory(name)
+    calc = build(**check(name, build, options))
+    return calc if isinstance(calc, CalculatorSpec) else CalculatorSpec(calc)
+
+
+def make_backend(calculator, batched: bool | None = None) -> Backend:
+    """The backend that evaluates lists of systems with `calculator`'s model: its family's
+    (ORBCalculator -> OrbBackend, FAIRChemCalculator -> FairchemBackend, TorchSimCalculator ->
+    TorchSimBackend), anything else -> `AseBackend` (never batched).  ``batched=None`` batches
+    on CUDA devices and not on the CPU (models/base.py's `batched_default`); ``True``/``False``
+    forces it."""
+    for family in FAMILIES:
+        backend = getattr(family, "backend", None)
+        found = backend(calculator, batched) if backend is not None else None
+        if found is not None:
+            return found
+    return AseBackend(calculator)

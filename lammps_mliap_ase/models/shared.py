@@ -1,0 +1,26 @@
+"""``server``: the model of a shared model server (`lammps-ase serve`), as a calculator.
+
+Why a family of its own: to a replica the shared model is one more calculator, chosen by name
+(``--calc server --calc-opt address=...``) and rebuilt from a pair file's recipe like any other;
+its client lives in serve/client.py.
+"""
+
+from __future__ import annotations
+
+from ..errors import CalculatorSetupError
+from ..serve.client import DEFAULT_TIMEOUT, SharedModelCalculator
+from .base import CalculatorSpec
+
+
+def _server(address: str, timeout: float = DEFAULT_TIMEOUT, connect_timeout: float = 300.0,
+            **unknown) -> CalculatorSpec:
+    """The model of a shared model server (`lammps-ase serve`); options are the server's."""
+    if unknown:
+        raise CalculatorSetupError(
+            f"the server's model is chosen where it is started (`lammps-ase serve --calc ...`); "
+            f"options {sorted(unknown)} do not apply to a replica")
+    calc = SharedModelCalculator(address, timeout=timeout, connect_timeout=connect_timeout)
+    return CalculatorSpec(calc, calc.interface_options)
+
+
+ENTRIES = {"server": _server}
