@@ -529,10 +529,18 @@ def save(out: Path, stage: str, record: dict) -> None:
     tmp.replace(out / f"{stage}.json")
 
 
+def device_name(text: str) -> str:
+    """cuda, cuda:N or cpu; a slip (cdua) is refused here instead of failing every row."""
+    if text == "cpu" or text == "cuda" or (text.startswith("cuda:") and text[5:].isdigit()):
+        return text
+    raise argparse.ArgumentTypeError(f"{text!r}: give cuda, cuda:N or cpu")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, required=True, help="folder for the JSON and gpu.md")
-    ap.add_argument("--device", default="cuda", help="cuda (the GPU node) or cpu (rehearsal)")
+    ap.add_argument("--device", default="cuda", type=device_name,
+                    help="cuda, cuda:N (the GPU node) or cpu (rehearsal)")
     ap.add_argument("--dry-run", action="store_true", help="CPU, tiny sizes, < 3 min (CI)")
     ap.add_argument("--budget", type=float, default=480.0,
                     help="seconds for all stages together (default 480)")

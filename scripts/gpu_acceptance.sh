@@ -47,6 +47,7 @@ while [ $# -gt 0 ]; do
     shift
 done
 [[ $budget =~ ^[0-9]+$ ]] || die "--budget $budget: give whole seconds"
+[[ $device =~ ^(cpu|cuda(:[0-9]+)?)$ ]] || die "--device $device: give cuda, cuda:N or cpu"
 if [ -z "$python" ]; then
     python=python3
     [ $install = 0 ] && [ -x "$repo/.venv/bin/python" ] && python=$repo/.venv/bin/python
