@@ -26,9 +26,10 @@ from .probe import diagnosed
 from .system import ELEMENT_TYPES, AtomsCache, cell_in_angstrom, local_atoms
 from .units import LammpsUnits, lammps_units
 
-# LAMMPS' eflag/vflag bits (src/pair.h)
-_ENERGY_ATOM = 2
-_VIRIAL_ATOM = 4
+# LAMMPS' eflag/vflag bits (src/force.h)
+_ENERGY_ATOM = 0x02
+_ENERGY_ONLY = 0x04  # set by fix gcmc, widom, atom/swap, ...: the forces of this call are unused
+_VIRIAL_ATOM = 0x04
 MODES = ("auto", "periodic", "gather", "cluster")
 
 
@@ -65,6 +66,14 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
     forces_from_energy:
         Cluster mode: forces are the gradient of the energy (conservative models, EMT, LJ), so
         the ghost shell must be twice the receptive field.  False for direct-force models.
+    energy_only_trials:
+        When LAMMPS marks a call ENERGY_ONLY (the trials of fix gcmc, widom, atom/swap, sgcmc,
+        mol/swap, charge/regulation, and fix numdiff: they use the energy and discard the
+        forces), ask the model for its energy alone: conservative models then skip the force
+        backward pass (models.registry.energy_function; 2-6x per trial).  MD steps never carry
+        the bit, so their forces are always computed.  False: full evaluations throughout (to
+        compare, or for a calculator whose energy-only path you distrust).  Not used in cluster
+        mode, whose energy is a sum of per-atom energies.
     """
 
     #: forces go to owned atoms only and the virial is set explicitly (patches 0002, 0012):
@@ -74,7 +83,8 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
     def __init__(self, calculator, lammps_units: str | None = None,
                  neighbor_cutoff: float = 1.0, charge: int | None = None,
                  spin: int | None = None, mode: str = "auto",
-                 receptive_field: float | None = None, forces_from_energy: bool = True) -> None:
+                 receptive_field: float | None = None, forces_from_energy: bool = True,
+                 energy_only_trials: bool = True) -> None:
         if isinstance(calculator, type):  # its class attributes would pass the check below
             name = calculator.__name__
             raise CalculatorSetupError(
@@ -106,6 +116,7 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
         self.mode = mode
         self.receptive_field = receptive_field
         self.forces_from_energy = forces_from_energy
+        self.energy_only_trials = bool(energy_only_trials)
         super().__init__(element_types=list(ELEMENT_TYPES), ndescriptors=1, nparams=1,
                          rcutfac=0.5 * neighbor_cutoff)
         self.calculator = calculator
@@ -117,6 +128,8 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
         self.cache = AtomsCache()
         self._warned: set[str] = set()
         self._calls = 0  # compute_forces calls, to tell a barostat from occasional pressure
+        self.energy_only_calls = 0  # of those, evaluated for the energy alone (MC trials)
+        self._energy_function = None  # the family's energy-only path, found on first use
         self._recipe: tuple[str, dict] | None = None  # (registry name, calculator options)
         self._last_virial_call = -2
         if lammps_units is not None:
@@ -144,6 +157,7 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
         state = dict(self.__dict__)
         state["interface"] = None  # LAMMPS' coupling object of this process
         state["cache"] = AtomsCache()
+        state["_energy_function"] = None  # bound to this process' calculator
         if state.get("_recipe") is not None:
             state["calculator"] = None
         return state
@@ -184,6 +198,8 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
                 "MLIAPDataPy); install LAMMPS with scripts/build_lammps.sh")
         units = self.units or self.set_lammps_units(data.units)
         self._calls += 1
+        if self._energy_only(data):
+            self.energy_only_calls += 1
         if self.mode == "cluster":
             self._compute_cluster(data, units)
         elif data.nprocs == 1:
@@ -226,8 +242,9 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
             self._write(data, units, local.index, None, owner=True)
             return
         on_root = gather.rank == ROOT
-        mine = res.Results(result.energy if on_root else 0.0,
-                           gather.distribute(result.forces if on_root else None, 3),
+        forces = (None if self._energy_only(data)  # the same answer on every rank
+                  else gather.distribute(result.forces if on_root else None, 3))
+        mine = res.Results(result.energy if on_root else 0.0, forces,
                            virial=result.virial if on_root else None)
         if data.eflag & _ENERGY_ATOM:
             mine.energies = gather.distribute(result.energies if on_root else None, 1)[:, 0]
@@ -285,6 +302,12 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
         atoms = self._prepare(data, units, numbers, positions, charges, magmoms, data.pbc,
                               self._info(charges, magmoms))
         calc = self.calculator
+        if self._energy_only(data):
+            if self._energy_function is None:
+                from ..models.registry import energy_function
+
+                self._energy_function = energy_function(calc)
+            return res.energy_only(self._energy_function, calc, atoms)
         # what LAMMPS asked for, decided once: announced to the calculator, then fetched
         energies = bool(data.eflag & _ENERGY_ATOM)
         stresses = bool(data.vflag & _VIRIAL_ATOM)
@@ -317,7 +340,7 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
         data.energy = result.energy * units.energy if owner else 0.0
         data.virial = (result.virial * units.energy
                        if owner and result.virial is not None else np.zeros(6))
-        if len(result.forces):
+        if result.forces is not None and len(result.forces):
             f = data.f
             f[owned] += result.forces * units.force
         if result.energies is not None:
@@ -327,6 +350,14 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
         if result.atom_virials is not None and len(result.atom_virials):
             vatom = data.vatom
             vatom[owned] += result.atom_virials * units.energy
+
+    def _energy_only(self, data) -> bool:
+        """Whether this call wants the energy alone: LAMMPS set ENERGY_ONLY (a Monte Carlo
+        trial) and asks for nothing per atom and no virial; decided from LAMMPS' flags alone,
+        so every MPI rank agrees.  Cluster mode always evaluates fully."""
+        return (self.energy_only_trials and self.mode != "cluster"
+                and bool(data.eflag & _ENERGY_ONLY)
+                and not data.eflag & _ENERGY_ATOM and not data.vflag)
 
     def _info(self, charges=None, magmoms=None) -> dict:
         """Total charge and spin multiplicity for atoms.info (ints, the UMA convention)."""

@@ -24,7 +24,7 @@ class Results:
     """What the calculator said about one system (eV, eV/Angstrom)."""
 
     energy: float
-    forces: np.ndarray
+    forces: np.ndarray | None  # None: an energy-only evaluation (Monte Carlo trial)
     energies: np.ndarray | None = None  # per atom
     virial: np.ndarray | None = None  # (6,) LAMMPS order
     atom_virials: np.ndarray | None = None  # (n, 6) LAMMPS order
@@ -55,6 +55,19 @@ def energy_and_forces(calc, atoms) -> Results:
         raise CalculatorResultError(
             f"{_name(calc)} returned a non-finite energy or force (energy={energy})")
     return Results(energy, forces)
+
+
+def energy_only(energy_function, calc, atoms) -> Results:
+    """The energy alone, checked for finiteness: a Monte Carlo trial (LAMMPS' ENERGY_ONLY bit).
+
+    `energy_function` is the model family's cheaper path (models.registry.energy_function),
+    e.g. a forward pass without the force gradient; forces stay None: LAMMPS discards those of
+    such a call and recomputes them at the next MD step.
+    """
+    energy = float(energy_function(atoms))
+    if not np.isfinite(energy):
+        raise CalculatorResultError(f"{_name(calc)} returned a non-finite energy ({energy})")
+    return Results(energy, None)
 
 
 def per_atom_energies(calc, atoms, why: str = "per-atom energies were requested "

@@ -46,6 +46,13 @@ def _calculator_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--spin", type=int, help="spin multiplicity for atoms.info")
 
 
+def _trial_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--trials", choices=("energy-only", "full"), default="energy-only",
+                        help="Monte Carlo trials (fix gcmc, widom, atom/swap, ...): the model's "
+                             "energy alone, skipping the force gradient (default), or full "
+                             "evaluations (docs/energy-only.md)")
+
+
 def _server_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--server", metavar="ADDRESS",
                         help="use the shared model server at ADDRESS (socket path or HOST:PORT; "
@@ -98,7 +105,8 @@ def build_interface(args: argparse.Namespace) -> UniversalASEUnifiedMLIAPInterfa
         options = {"address": args.server, "timeout": args.server_timeout}
     else:
         name, options = args.calc, calculator_options(args)
-    interface_options = _charge_and_spin(args, {"mode": args.mode})
+    interface_options = _charge_and_spin(args, {
+        "mode": args.mode, "energy_only_trials": args.trials == "energy-only"})
     return UniversalASEUnifiedMLIAPInterface.from_registry(name, options, **interface_options)
 
 
@@ -321,12 +329,14 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--share", choices=("auto", "yes", "no"), default="auto",
                      help="replicas share one model server (auto: with -partition)")
     _calculator_arguments(run)
+    _trial_arguments(run)
     _server_arguments(run)
     _batch_arguments(run)
     run.set_defaults(func=cmd_run)
     write = sub.add_parser("write-pair", help="write a pair file for plain `lmp`")
     write.add_argument("output", type=Path)
     _calculator_arguments(write)
+    _trial_arguments(write)
     _server_arguments(write)
     write.set_defaults(func=cmd_write_pair)
     serve = sub.add_parser("serve", help="share one model with many LAMMPS replicas "

@@ -9,8 +9,9 @@ project hard-codes no download addresses (offline test weights: models/orb.py).
 Why only a lookup: each model family is one module (models/orb.py, models/uma.py, ...) holding
 its names (``ENTRIES``: name -> factory), its option defaults and, when its library batches, its
 batch backend (``backend(calculator, batched)``: a serve.batch.Backend, or None for another
-family's calculator).  Adding a family is that module plus its name here (the import and
-`FAMILIES`).
+family's calculator) and, when its model can skip the force gradient, its energy-only path
+(``energy_only(calculator)``: a function atoms -> energy in eV, or None).  Adding a family is
+that module plus its name here (the import and `FAMILIES`).
 
 Names: ``emt``, ``lj``, every ``orb-v3-*`` model of orb-models, ``uma-s-1p1``/``uma-m-1p1``
 (fairchem; option ``task``), and ``package.module:Factory`` (any callable returning an ASE
@@ -27,6 +28,8 @@ import importlib
 from collections.abc import Callable
 from types import ModuleType
 
+from ase import Atoms
+
 from ..errors import CalculatorSetupError
 from ..serve.batch import AseBackend, Backend
 from . import ase_calculators, orb, shared, torchsim, uma
@@ -39,8 +42,8 @@ FAMILIES: tuple[ModuleType, ...] = (ase_calculators, shared, torchsim, orb, uma)
 REGISTRY: dict[str, Callable[..., CalculatorSpec]] = {
     name: build for family in FAMILIES for name, build in family.ENTRIES.items()}
 
-__all__ = ["FAMILIES", "REGISTRY", "CalculatorSpec", "available", "check_options", "factory",
-           "make_backend", "make_calculator", "offline_weights"]
+__all__ = ["FAMILIES", "REGISTRY", "CalculatorSpec", "available", "check_options",
+           "energy_function", "factory", "make_backend", "make_calculator", "offline_weights"]
 
 
 def available() -> list[str]:
@@ -87,4 +90,24 @@ def make_backend(calculator, batched: bool | None = None) -> Backend:
         found = backend(calculator, batched) if backend is not None else None
         if found is not None:
             return found
-    return AseBackend(calculator)
+    return AseBackend(calculator, energy=energy_function(calculator))
+
+
+def energy_function(calculator) -> Callable[[Atoms], float]:
+    """How to get `calculator`'s energy alone (Monte Carlo trials: LAMMPS' ENERGY_ONLY calls).
+
+    Its family's ``energy_only(calculator)`` when one offers it (a forward pass without the
+    force gradient: CHGNet, SevenNet, Orb conservative, UMA, the shared model server), else the
+    calculator asked for ``energy`` only -- which ASE calculators that compute forces anyway
+    (EMT, direct models) answer at the same cost, and cache for an MD step at the same positions.
+    """
+    for family in FAMILIES:
+        energy_only = getattr(family, "energy_only", None)
+        found = energy_only(calculator) if energy_only is not None else None
+        if found is not None:
+            return found
+
+    def energy(atoms: Atoms) -> float:
+        return float(calculator.get_property("energy", atoms))
+
+    return energy

@@ -25,6 +25,7 @@ Not thread-safe: a backend drives one model; call `evaluate` from one thread at 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -152,11 +153,16 @@ class Backend:
                 "properties or use a calculator that provides them")
 
     def _groups(self, ready, requests) -> list[list[tuple[int, object]]]:
+        """Batches of one pass each: energy-only requests (Monte Carlo trials, `energy_only`)
+        never share a pass with full ones, so a family's `_run` chooses its pass by
+        ``requests[0]``."""
         if not self.batched:
             return [[item] for item in ready]
         alone = [[item] for item in ready if self._alone(requests[item[0]], item[1])]
         together = [item for item in ready if not self._alone(requests[item[0]], item[1])]
-        return ([together] if together else []) + alone
+        kinds = [[item for item in together if energy_only(requests[item[0]]) == kind]
+                 for kind in (False, True)]
+        return [group for group in kinds if group] + alone
 
     def _run_group(self, group, requests, results) -> None:
         batch = [requests[index] for index, _ in group]
@@ -171,6 +177,12 @@ class Backend:
             return
         for (index, _), output in zip(group, outputs, strict=True):
             results[index] = output
+
+
+def energy_only(request: Request) -> bool:
+    """A request for the energy alone: a Monte Carlo trial (LAMMPS' ENERGY_ONLY calls), which
+    a family backend answers without the force gradient where its model can."""
+    return "forces" not in request.properties
 
 
 def select(request: Request, values: dict) -> dict:
@@ -199,12 +211,14 @@ class AseBackend(Backend):
 
     The calculator is reset before each request: consecutive requests come from different
     replicas, and ASE's cache check ignores ``atoms.info`` (charge/spin), so a cached result
-    could otherwise be returned for another replica's system.
+    could otherwise be returned for another replica's system.  `energy`, when given, answers
+    energy-only requests (models.registry.energy_function: the family's path without forces).
     """
 
-    def __init__(self, calculator):
+    def __init__(self, calculator, energy: Callable[[Atoms], float] | None = None):
         super().__init__(batched=False)
         self.calculator = calculator
+        self.energy = energy
         self.name = type(calculator).__name__
         self.implemented_properties = tuple(
             p for p in PROPERTIES if p in getattr(calculator, "implemented_properties", ()))
@@ -215,6 +229,8 @@ class AseBackend(Backend):
         calc = self.calculator
         if hasattr(calc, "reset"):
             calc.reset()
+        if self.energy is not None and energy_only(request):
+            return [select(request, {"energy": self.energy(atoms)})]
         values: dict = {}
         for name in request.properties:  # one full check_state, then the same system
             values[name] = (same_system(calc, atoms, name) if values

@@ -92,8 +92,19 @@ class SharedModelCalculator(Calculator):
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         Calculator.calculate(self, atoms, properties, system_changes)  # keeps a copy of atoms
-        atoms = self.atoms
         wanted = dict.fromkeys(("energy", "forces", *properties, *self._extra))
+        reply = self._evaluate(self.atoms, list(wanted))
+        for key, value in reply.arrays.items():
+            self.results[key] = float(value[0]) if key == "energy" else np.array(value)
+
+    def energy_only(self, atoms) -> float:
+        """The energy of `atoms` alone (a Monte Carlo trial, LAMMPS' ENERGY_ONLY calls): the
+        server's model skips the force gradient where it can.  Not cached: an MD step at the
+        same positions asks again, for forces."""
+        return float(self._evaluate(atoms, ["energy"]).arrays["energy"][0])
+
+    def _evaluate(self, atoms, properties: list[str]) -> wire.Message:
+        """One ``eval`` round trip for `atoms`: the answer, checked to be ours."""
         arrays = {"numbers": atoms.numbers.astype(np.int64, copy=False),
                   "positions": atoms.positions, "cell": atoms.cell.array,
                   "pbc": atoms.pbc}
@@ -105,13 +116,12 @@ class SharedModelCalculator(Calculator):
                 arrays["magmoms"] = magmoms
         info = {k: atoms.info[k] for k in ("charge", "spin") if k in atoms.info}
         self._next_id += 1
-        reply = self._ask({"type": "eval", "id": self._next_id, "properties": list(wanted),
+        reply = self._ask({"type": "eval", "id": self._next_id, "properties": properties,
                            "info": info}, self.timeout, arrays)
         if reply.type != "result" or reply.header.get("id") != self._next_id:
             raise SharedModelError(f"model server at {self.address} sent an unexpected "
                                    f"{reply.type!r} message")
-        for key, value in reply.arrays.items():
-            self.results[key] = float(value[0]) if key == "energy" else np.array(value)
+        return reply
 
     def stats(self) -> dict:
         """The server's counters (requests, batches, max_batch, ...)."""
