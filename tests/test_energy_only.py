@@ -175,3 +175,34 @@ def example_atoms():
 
     rng = np.random.default_rng(3)
     return Atoms("Ar8", positions=rng.uniform(0, 9, (8, 3)), cell=[9, 9, 9], pbc=True)
+
+
+def test_gather_on_two_ranks_energy_only_chain_equals_full_chain(tmp_path):
+    """Gather mode: every rank decides 'energy only' from LAMMPS' flags alone, so no rank waits
+    for forces the root never scatters; the chain is the full-evaluation one, digit for digit
+    (ASE's LJ, float64, the same gather on both)."""
+    import subprocess
+    import sys
+
+    from test_mpi import clean_mpi_environment
+    from test_replicas import numbers
+
+    from conftest import mpirun_command
+
+    data = Path(__file__).parent / "data"
+    logs = []
+    for trials in ("energy-only", "full"):
+        cwd = tmp_path / trials
+        cwd.mkdir()
+        cmd = mpirun_command(2) + [
+            sys.executable, "-m", "lammps_mliap_ase.cli", "run", "-in",
+            str(data / "in.replica_gcmc"), "--nocite", "--quiet", "--calc", "lj",
+            "--calc-opt", "sigma=3.405", "--calc-opt", "epsilon=0.0103", "--calc-opt",
+            "rc=8.5", "-var", "P", "100", "-var", "cycles", "40", "--trials", trials]
+        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=600,
+                              env=clean_mpi_environment())
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+        logs.append((cwd / "log.lammps").read_text())
+    energy_only, full = numbers(logs[0]), numbers(logs[1])
+    assert energy_only[-1, 1] > 10  # argon atoms were inserted (column: atoms)
+    np.testing.assert_array_equal(energy_only, full)

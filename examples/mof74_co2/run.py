@@ -26,12 +26,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-from ase import Atoms
 from ase.calculators.calculator import all_changes
 from ase.units import kB, kJ, mol
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
+import mlip  # noqa: E402
 import mof74  # noqa: E402
 import simulation as sim  # noqa: E402
 from guest_lj import GuestLJ  # noqa: E402
@@ -43,6 +43,14 @@ from lammps_mliap_ase.cli.machine import describe  # noqa: E402
 from lammps_mliap_ase.serve.replicas import SharedServer  # noqa: E402
 
 PRESSURES = np.logspace(-2, 0, 10)  # bar: the published study's grid
+# sizes of the default run; with a real model (--calc) each trial costs ~1 s on 2 CPU cores,
+# so the default is small (README: measured times, and the longer run)
+CLASSICAL_DEFAULTS = {"cycles": 100, "exchanges": 15, "moves": 5,
+                      "pressures": PRESSURES.tolist(), "widom_blocks": 10,
+                      "widom_insertions": 100}
+MODEL_DEFAULTS = {"cycles": 12, "exchanges": 5, "moves": 2,
+                  "pressures": [0.01, 0.03, 0.1, 0.3, 1.0], "widom_blocks": 5,
+                  "widom_insertions": 30}
 EXPERIMENT = {0.1: 5.1, 1.0: 7.9}  # mmol/g, pristine Mg-MOF-74, 298 K
 SEED = 29494
 UNIT_CIF = "unit.cif"  # in --out/state: the structure the job hands its replicas
@@ -51,10 +59,11 @@ UNIT_CIF = "unit.cif"  # in --out/state: the structure the job hands its replica
 class System:
     """The supercell framework and the numbers that convert CO2 counts into uptakes."""
 
-    def __init__(self, cif: str | None = None) -> None:
+    def __init__(self, cif: str | None = None, model: bool = False) -> None:
         unit = mof74.load_framework(cif)
         self.unit = unit
-        self.repeats = mof74.repeats_for(unit.cell.array)
+        self.repeats = (mlip.repeats_for_model(unit.cell.array) if model  # see mlip.py
+                        else mof74.repeats_for(unit.cell.array))
         self.framework = mof74.supercell(unit, self.repeats)
         self.cells = int(np.prod(self.repeats))
         self.mass = mof74.molar_mass(self.framework)  # g/mol of the supercell
@@ -76,26 +85,25 @@ def block_error(samples: np.ndarray, blocks: int = 5) -> float:
     return float(means.std(ddof=1) / np.sqrt(blocks))
 
 
-def interface_for(energy: str, args, calc=None) -> UniversalASEUnifiedMLIAPInterface | None:
+def interface_for(energy: str, args, calc=None,
+                  **options) -> UniversalASEUnifiedMLIAPInterface | None:
+    """The bridge of `energy`; `options` go to the interface (e.g. energy_only_trials)."""
     if energy == "native":
         return None
+    if args is not None and energy == "model":
+        options.setdefault("energy_only_trials", args.trials == "energy-only")
     if getattr(args, "server", None):  # a replica: the calculator lives in the job's server
-        return UniversalASEUnifiedMLIAPInterface.from_registry("server", {"address": args.server})
+        return UniversalASEUnifiedMLIAPInterface.from_registry(
+            "server", {"address": args.server}, **options)
     if energy == "bridge":
         return UniversalASEUnifiedMLIAPInterface(calc or GuestLJ(mof74.CUTOFF))
-    options = dict(args.calc_opt) | ({"device": args.device} if args.device else {})
-    return UniversalASEUnifiedMLIAPInterface.from_registry(args.calc, options)
+    calc_options = dict(args.calc_opt) | ({"device": args.device} if args.device else {})
+    return UniversalASEUnifiedMLIAPInterface.from_registry(args.calc, calc_options, **options)
 
 
-def co2_reference_energy(interface) -> float:
-    """The model's energy (eV) of one CO2 alone in a 20 A box: what fix gcmc/widom must not
-    count as adsorption energy (`intra_energy`)."""
-    co2 = Atoms("CO2", positions=[[0, 0, 0], [0, 0, 1.16], [0, 0, -1.16]], cell=[20] * 3,
-                pbc=True)
-    co2.positions += 10.0
-    co2.info.update({"charge": 0, "spin": 1})
-    co2.calc = interface.calculator
-    return float(co2.get_potential_energy())
+def dispersion(args) -> str | None:
+    """The D3 overlay of a model (mlip.py says why), or None."""
+    return mlip.D3 if getattr(args, "dispersion", "none") == "d3" else None
 
 
 # -- (1) the same chain two ways -------------------------------------------------------------
@@ -149,15 +157,18 @@ def run_pressure(system: System, pressure: float, args, state: Path, energy: str
     restart, samples_file = state.with_suffix(".restart"), state.with_suffix(".json")
     counts: list[float] = []
     interface = interface_for(energy, args)
-    intra = co2_reference_energy(interface) if energy == "model" else 0.0
+    d3 = dispersion(args) if energy == "model" else None
+    intra = sim.intra_energy(interface, d3) if energy == "model" else 0.0
     if samples_file.exists() and restart.exists():
         saved = json.loads(samples_file.read_text())
         counts = saved["co2_per_cycle"]
-        lmp = sim.make_lammps(system.framework, energy, interface, restart=restart)
+        lmp = sim.make_lammps(system.framework, energy, interface, restart=restart,
+                              dispersion=d3)
         print(f"  resuming {pressure:.4g} bar at cycle {len(counts)}", flush=True)
     else:
-        lmp = sim.make_lammps(system.framework, energy, interface)
-    sim.add_gcmc(lmp, pressure, args.seed, args.exchanges, args.moves, intra)
+        lmp = sim.make_lammps(system.framework, energy, interface, dispersion=d3)
+    sim.add_gcmc(lmp, pressure, args.seed, args.exchanges, args.moves, intra,
+                 args.overlap if energy == "model" else 0.0)
     total, block = args.cycles, max(1, args.cycles // args.blocks)
     start = time.perf_counter()
     done_before = len(counts)
@@ -193,7 +204,8 @@ def run_pressure(system: System, pressure: float, args, state: Path, energy: str
               "mmol_g": float(system.mmol_per_g(mean)), "mmol_g_err": float(system.mmol_per_g(err)),
               "per_cell": float(system.per_cell(mean)), "per_cell_err": float(system.per_cell(err)),
               "wall_s": time.perf_counter() - start, "moves": moves, "resumed": done_before > 0,
-              "co2_reference_eV": intra}
+              "co2_reference_eV": intra, "model_calls": getattr(interface, "_calls", 0),
+              "energy_only_calls": getattr(interface, "energy_only_calls", 0)}
     samples_file.write_text(json.dumps({"pressure_bar": pressure, "co2_per_cycle": counts,
                                         "result": result}))
     return result
@@ -309,8 +321,57 @@ def as_replicas(system: System, args, energy: str, pending: list[int],
 def worker(args) -> None:
     """One replica of the isotherm: pressure number `args.worker`, from its restart if any."""
     k, state = args.worker, args.out / "state"
-    run_pressure(System((state / UNIT_CIF).read_text()), float(args.pressures[k]), args,
+    run_pressure(System((state / UNIT_CIF).read_text(), model=bool(args.calc)),
+                 float(args.pressures[k]), args,
                  state / f"p{k:02d}", args.energy, parent=os.getppid())
+
+
+# -- a real model: (a) binding, (b) Widom, (d) trial cost, (c) isotherm ------------------------
+
+CLASSICAL_RUN = HERE / "measured" / "results.json"
+
+
+def model_study(system: System, args) -> dict:
+    """The user's case with a pretrained model as the whole energy (mlip.py: D3, intra
+    energy, overlap rejection, supercell).  The isotherm runs as replicas sharing one model
+    server; the rest in this process."""
+    out: dict = {"model": args.calc, "dispersion": dispersion(args), "overlap_A": args.overlap,
+                 "trials": args.trials,
+                 "nearest_image_A": mlip.shortest_image_distance(system.framework.cell.array)}
+    interface = interface_for("model", args)
+    d3 = dispersion(args)
+    out["co2_intra_eV"] = sim.intra_energy(interface, d3)
+    print(f"\nmodel {args.calc}, dispersion {d3 or 'none'}: a lone rigid CO2 has "
+          f"{out['co2_intra_eV']:.4f} eV (fix gcmc/widom intra_energy)", flush=True)
+    if not args.no_binding:
+        b = out["binding"] = mlip.binding_energy(system.framework, interface, d3,
+                                                 out["co2_intra_eV"])
+        print(f"(a) CO2 at the open Mg site, minimised ({b['minimize_steps']} steps, framework "
+              f"fixed): E_bind = {b['E_bind_kJ_mol']:.1f} kJ/mol, Mg-O {b['mg_o_A']:.2f} A, "
+              f"Mg-O-C {b['mg_o_c_deg']:.0f} deg; {b['wall_s']:.0f} s", flush=True)
+    if args.widom_blocks:
+        w = out["widom"] = mlip.widom(system, interface, d3, out["co2_intra_eV"], args.seed,
+                                      args.widom_blocks, args.widom_insertions)
+        print(f"(b) fix widom, {w['insertions']} insertions: mu_ex = "
+              f"{w['all']['mu_ex_kJ_mol']:.2f} ± {w['all']['mu_ex_err_kJ_mol']:.2f} kJ/mol "
+              f"(LAMMPS: {w['lammps_mu_ex_kJ_mol']:.2f}), Henry "
+              f"{w['all']['henry_mmol_g_bar']:.3g} mmol/g/bar; with the overlap rule "
+              f"({w['closer_than_overlap']} insertions closer than {mlip.OVERLAP} A): "
+              f"{w['overlap_filtered']['mu_ex_kJ_mol']:.2f} kJ/mol, "
+              f"{w['overlap_filtered']['henry_mmol_g_bar']:.3g} mmol/g/bar; {w['wall_s']:.0f} s",
+              flush=True)
+    if args.cost_cycles:
+        print(f"(d) cost of a trial, 1 bar, {args.cost_cycles} cycles each way:", flush=True)
+        out["trial_cost"] = mlip.trial_cost(
+            system, args, lambda **o: UniversalASEUnifiedMLIAPInterface(interface.calculator,
+                                                                        **o),
+            d3, out["co2_intra_eV"])
+    if not args.no_isotherm:
+        t = time.perf_counter()
+        out["isotherm"] = isotherm(system, args, "model")
+        out["isotherm_wall_s"] = time.perf_counter() - t
+        out["gap_to_experiment"] = gap_to_experiment(out["isotherm"])
+    return out
 
 
 # -- (3) fix widom ---------------------------------------------------------------------------
@@ -368,7 +429,8 @@ def widom(system: System, args) -> dict:
 
 # -- plots -----------------------------------------------------------------------------------
 
-def plot_isotherm(system: System, results: list[dict], path: Path, label: str) -> None:
+def plot_isotherm(system: System, results: list[dict], path: Path, label: str,
+                  classical: Path | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -379,6 +441,11 @@ def plot_isotherm(system: System, results: list[dict], path: Path, label: str) -
     e = np.array([r["mmol_g_err"] for r in results])
     fig, ax = plt.subplots(figsize=(5.5, 4), dpi=120)
     ax.errorbar(p, y, yerr=e, fmt="o-", capsize=3, label=f"GCMC, {label}")
+    if classical is not None and classical.exists():  # the measured classical run
+        c = json.loads(classical.read_text())["isotherm"]
+        ax.errorbar([r["pressure_bar"] for r in c], [r["mmol_g"] for r in c],
+                    yerr=[r["mmol_g_err"] for r in c], fmt="^--", capsize=2, alpha=0.7,
+                    label="GCMC, UFF + TraPPE, uncharged framework (measured/)")
     ax.plot(list(EXPERIMENT), list(EXPERIMENT.values()), "s", color="k",
             label="experiment (pristine Mg-MOF-74)")
     ax.set_xscale("log")
@@ -526,14 +593,17 @@ def compare_runs(first: Path, second: Path) -> tuple[bool, str]:
 
 def arguments(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--cycles", type=int, default=100, help="GCMC cycles per pressure")
+    ap.add_argument("--cycles", type=int, help="GCMC cycles per pressure (default 100; with "
+                    f"--calc {MODEL_DEFAULTS['cycles']})")
     ap.add_argument("--equilibration", type=int, default=None,
                     help="cycles left out of the averages (default: 40%%)")
     ap.add_argument("--blocks", type=int, default=5, help="blocks for error bars and progress")
-    ap.add_argument("--exchanges", type=int, default=15, help="insertion/deletion trials/cycle")
-    ap.add_argument("--moves", type=int, default=5, help="translation/rotation trials/cycle")
-    ap.add_argument("--pressures", type=float, nargs="+", default=PRESSURES.tolist(),
-                    help="bar (default: 10 log-spaced, 0.01-1)")
+    ap.add_argument("--exchanges", type=int, help="insertion/deletion trials/cycle (15; with "
+                    f"--calc {MODEL_DEFAULTS['exchanges']})")
+    ap.add_argument("--moves", type=int, help="translation/rotation trials/cycle (5; with "
+                    f"--calc {MODEL_DEFAULTS['moves']})")
+    ap.add_argument("--pressures", type=float, nargs="+",
+                    help="bar (default: 10 log-spaced, 0.01-1; with --calc 5)")
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--energy", choices=("native", "bridge"), default="bridge",
                     help="energy of the isotherm: the classical model either way, the LJ part "
@@ -546,13 +616,27 @@ def arguments(argv=None) -> argparse.Namespace:
     ap.add_argument("--compare-cycles", type=int, default=10,
                     help="cycles of the chain-identity check (0: skip)")
     ap.add_argument("--compare-pressure", type=float, default=1.0)
-    ap.add_argument("--widom-blocks", type=int, default=10, help="fix widom invocations (0: skip)")
-    ap.add_argument("--widom-insertions", type=int, default=100, help="insertions/invocation")
+    ap.add_argument("--widom-blocks", type=int,
+                    help="fix widom invocations (0: skip; default 10, with --calc "
+                    f"{MODEL_DEFAULTS['widom_blocks']})")
+    ap.add_argument("--widom-insertions", type=int, help="insertions/invocation (default 100, "
+                    f"with --calc {MODEL_DEFAULTS['widom_insertions']})")
     ap.add_argument("--no-isotherm", action="store_true")
     ap.add_argument("--resume", action="store_true",
                     help="skip finished pressures, continue the interrupted one from its restart")
-    ap.add_argument("--calc", help="registry model as the whole energy (e.g. orb-v3-direct-omol,"
-                    " uma-s-1p1 with --calc-opt task=odac); only the isotherm runs")
+    ap.add_argument("--calc", help="registry model as the whole energy (e.g. chgnet, sevennet-0,"
+                    " orb-v3-direct-omol): binding energy, Widom, trial cost and isotherm "
+                    "(mlip.py)")
+    ap.add_argument("--dispersion", choices=("d3", "none"), default="d3",
+                    help=f"with --calc: LAMMPS' D3(BJ, PBE) overlaid ({mlip.D3}; default) or not")
+    ap.add_argument("--overlap", type=float, default=mlip.OVERLAP, metavar="A",
+                    help="with --calc: trials placing atoms closer are rejected without a model "
+                    "call (%(default)g A; 0: off)")
+    ap.add_argument("--trials", choices=("energy-only", "full"), default="energy-only",
+                    help="with --calc: Monte Carlo trials ask for the energy alone (default)")
+    ap.add_argument("--no-binding", action="store_true", help="with --calc: skip (a)")
+    ap.add_argument("--cost-cycles", type=int, default=3,
+                    help="with --calc: cycles of each trial-cost run (0: skip)")
     ap.add_argument("--calc-opt", type=option, action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--device", help="for --calc models, e.g. cuda (default: the model's)")
     ap.add_argument("--out", type=Path, default=HERE / "output")
@@ -563,6 +647,10 @@ def arguments(argv=None) -> argparse.Namespace:
                     help="print the README's markdown tables made from a results.json, and exit")
     args = ap.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
+    defaults = MODEL_DEFAULTS if args.calc else CLASSICAL_DEFAULTS
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
     if args.calc:
         args.energy = "model"  # a registry model is the whole energy
     if args.equilibration is None:
@@ -588,26 +676,28 @@ def main(argv=None) -> dict:
     start = time.perf_counter()
     print(f"on {describe()}")
     args.out.mkdir(parents=True, exist_ok=True)
-    system = System()
+    system = System(model=bool(args.calc))
     unit = system.unit
     print(f"{mof74.ENTRY} ({mof74.DATASET}): {len(unit)} atoms {unit.get_chemical_formula()}, "
           f"a b c = {' '.join(f'{x:.3f}' for x in unit.cell.lengths())} A, angles "
           f"{' '.join(f'{x:.2f}' for x in unit.cell.angles())}; widths "
           f"{' '.join(f'{w:.2f}' for w in mof74.widths(unit.cell.array))} A; framework charges "
           f"in the file: {system.charged}")
+    rule = (f">= {mlip.MODEL_CUTOFF} A model cutoff + {mlip.CO2_LENGTH:.2f} A CO2; a CO2's "
+            f"nearest image {mlip.shortest_image_distance(system.framework.cell.array):.2f} A"
+            if args.calc else f">= 2 x {mof74.CUTOFF} A")
     print(f"supercell {'x'.join(map(str, system.repeats))} = {len(system.framework)} atoms "
           f"(widths {' '.join(f'{w:.2f}' for w in mof74.widths(system.framework.cell.array))} A"
-          f" >= 2 x {mof74.CUTOFF} A); channels along lattice vector "
+          f" {rule}); channels along lattice vector "
           f"{'abc'[mof74.channel_axis(unit.cell.array)]}")
     report: dict = {"entry": mof74.ENTRY, "dataset": mof74.DATASET, "unit_atoms": len(unit),
                     "cellpar": unit.cell.cellpar().tolist(), "repeats": system.repeats,
                     "framework_charges_in_file": system.charged, "args": {
                         k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
     if args.calc:
-        t = time.perf_counter()
-        results = isotherm(system, args, args.energy)
-        report["isotherm"], report["isotherm_wall_s"] = results, time.perf_counter() - t
-        label = args.calc
+        report |= model_study(system, args)
+        results = report.get("isotherm", [])
+        label = f"{args.calc}" + (" + D3(BJ)" if args.dispersion == "d3" else "")
     else:
         if args.compare_cycles:
             report["chains"] = compare_chains(system, args)
@@ -633,7 +723,8 @@ def main(argv=None) -> dict:
                 writer.writerow([r["pressure_bar"], r["co2_mean"], r["co2_err"], r["mmol_g"],
                                  r["mmol_g_err"], r["per_cell"], r["per_cell_err"],
                                  r["cycles"], r["wall_s"]])
-        plot_isotherm(system, results, args.out / "isotherm.png", label)
+        plot_isotherm(system, results, args.out / "isotherm.png", label,
+                      classical=CLASSICAL_RUN if args.calc else None)
         print(f"wrote {args.out / 'isotherm.csv'} and {args.out / 'isotherm.png'}")
     report["wall_s"] = time.perf_counter() - start
     report["machine"] = describe()

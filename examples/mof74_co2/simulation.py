@@ -5,12 +5,16 @@ Energy, one of:
 - ``native``: LAMMPS alone, `lj/cut/coul/long` + `pair_modify shift yes` + PPPM;
 - ``bridge``: the LJ part as an ASE calculator (guest_lj.GuestLJ) through the bridge, overlaid on
   LAMMPS' `coul/long` + PPPM: `pair_style hybrid/overlay mliap unified EXISTS 0 coul/long`;
-- ``model``: any calculator of the registry (Orb-v3, UMA, ...) as the whole energy, no classical
-  charges (`pair_style mliap unified EXISTS 0` alone).
-The framework is rigid: fix gcmc moves only the CO2 group and nothing integrates; its internal
-pairs are excluded (`neigh_modify exclude group framework framework`, and GuestLJ skips them).
-CO2's own pairs are excluded by its two bonds and `special_bonds lj/coul 0 0 0` (Coulomb: the
+- ``model``: any calculator of the registry (CHGNet, SevenNet-0, Orb-v3, UMA, ...) as the
+  whole energy, no classical charges, optionally with LAMMPS' D3 dispersion overlaid
+  (`pair_style hybrid/overlay mliap unified EXISTS 0 dispersion/d3 ...`; mlip.py says why).
+The framework is rigid: fix gcmc moves only the CO2 group and nothing integrates.  Classically its
+internal pairs are excluded (`neigh_modify exclude group framework framework`, and GuestLJ skips
+them) and CO2's own pairs by its two bonds and `special_bonds lj/coul 0 0 0` (Coulomb: the
 k-space part is subtracted again), so a molecule's internal energy is zero in both classical ways.
+With a model nothing is excluded: the model sees all atoms anyway, and D3's coordination numbers
+need every neighbour (an excluded pair would change the C6 coefficients); the molecule's own
+energy goes to fix gcmc/widom as `intra_energy` (`intra_energy`).
 """
 
 from __future__ import annotations
@@ -48,16 +52,19 @@ create_box      {len(SITES)} box bond/types 1 extra/bond/per/atom 2 extra/specia
               for k, s in enumerate(SITES))
 
 
-def _settings(energy: str) -> str:
-    """Everything a restart file does not keep: the molecule, exclusions, pair and kspace."""
+def _settings(energy: str, dispersion: str | None = None) -> str:
+    """Everything a restart file does not keep: the molecule, exclusions, pair and kspace.
+    `dispersion`: a `pair_style dispersion/d3` argument string overlaid on a model."""
+    special = "1.0 1.0 1.0" if energy == "model" else "0.0 0.0 0.0"
     common = f"""
 bond_style      zero
 bond_coeff      1 1.16
-special_bonds   lj/coul 0.0 0.0 0.0
+special_bonds   lj/coul {special}
 molecule        co2 {HERE / 'co2.mol'}
 neighbor        0.0 bin   # fix gcmc rebuilds the list for every trial: a skin only adds ghosts
-neigh_modify    exclude group framework framework
 """
+    if energy != "model":
+        common += "neigh_modify    exclude group framework framework\n"
     elements = " ".join(s.element for s in SITES)
     if energy == "native":
         n = len(SITES)
@@ -68,13 +75,18 @@ neigh_modify    exclude group framework framework
     if energy == "bridge":
         return common + (f"pair_style hybrid/overlay mliap unified EXISTS 0 coul/long {CUTOFF}\n"
                          f"pair_coeff * * mliap {elements}\npair_coeff * * coul/long\n" + KSPACE)
+    if dispersion:
+        return common + (f"pair_style hybrid/overlay mliap unified EXISTS 0 dispersion/d3 "
+                         f"{dispersion}\npair_coeff * * mliap {elements}\n"
+                         f"pair_coeff * * dispersion/d3 {elements}\n")
     return common + f"pair_style mliap unified EXISTS 0\npair_coeff * * {elements}\n"
 
 
 def make_lammps(framework: Atoms, energy: str, interface=None,
-                restart: Path | None = None) -> lammps.lammps:
+                restart: Path | None = None, dispersion: str | None = None) -> lammps.lammps:
     """The empty framework (or a restart file) with the chosen energy.  `interface` is the
-    bridge's UniversalASEUnifiedMLIAPInterface for ``bridge`` and ``model``."""
+    bridge's UniversalASEUnifiedMLIAPInterface for ``bridge`` and ``model``; `dispersion`
+    overlays D3 on a model (`_settings`).  A framework without atoms is an empty box."""
     if energy not in ENERGIES:
         raise ValueError(f"energy must be one of {ENERGIES}, not {energy!r}")
     lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
@@ -84,14 +96,15 @@ def make_lammps(framework: Atoms, energy: str, interface=None,
         lmp.commands_string(_system(framework))
         types = [FRAMEWORK_TYPE[s] for s in framework.get_chemical_symbols()]
         n = len(types)
-        lmp.create_atoms(n, list(range(1, n + 1)), types,
-                         framework.positions.ravel().tolist())
+        if n:
+            lmp.create_atoms(n, list(range(1, n + 1)), types,
+                             framework.positions.ravel().tolist())
         lmp.commands_string("group framework type 3 4 5 6\ngroup gas type 1 2")
     else:
         lmp.command(f"read_restart {restart}")
     if energy != "native":
         lammps.mliap.load_unified(interface)
-    lmp.commands_string(_settings(energy))
+    lmp.commands_string(_settings(energy, dispersion))
     return lmp
 
 
@@ -100,14 +113,16 @@ def co2_count(lmp: lammps.lammps, n_framework: int) -> int:
 
 
 def add_gcmc(lmp: lammps.lammps, pressure: float, seed: int, exchanges: int, moves: int,
-             intra_energy: float = 0.0) -> None:
+             intra_energy: float = 0.0, overlap: float = 0.0) -> None:
     """fix gcmc for rigid CO2 at `pressure` bar (ideal-gas fugacity); one LAMMPS step is one
     cycle of `exchanges` insertion/deletion and `moves` translation/rotation trials.
     `intra_energy` (eV): the model's energy of one isolated CO2, which an insertion must not
-    count as adsorption (zero for the classical model, whose CO2 has no internal energy)."""
-    intra = f" intra_energy {intra_energy!r}" if intra_energy else ""
+    count as adsorption (zero for the classical model, whose CO2 has no internal energy).
+    `overlap` (A): trials that put two atoms closer are rejected without an energy call."""
+    extra = (f" intra_energy {intra_energy!r}" if intra_energy else "") + (
+        f" overlap_cutoff {overlap!r}" if overlap else "")
     lmp.command(f"fix mc gas gcmc 1 {exchanges} {moves} 0 {seed} {TEMPERATURE} 0.0 1.0 "
-                f"mol co2 pressure {pressure} mcmoves 0 1 1 full_energy{intra}")
+                f"mol co2 pressure {pressure} mcmoves 0 1 1 full_energy{extra}")
     lmp.command("run 0 post no")
 
 
@@ -149,10 +164,13 @@ def potential_energy(lmp: lammps.lammps) -> float:
     return float(lmp.get_thermo("pe"))
 
 
-def widom(lmp: lammps.lammps, seed: int, invocations: int, insertions: int) -> np.ndarray:
-    """fix widom: `invocations` x `insertions` test insertions of CO2 (the classical model,
-    whose CO2 has no internal energy); the excess chemical potential (eV) of each invocation."""
-    lmp.command(f"fix w gas widom 1 {insertions} 0 {seed} {TEMPERATURE} mol co2 full_energy")
+def widom(lmp: lammps.lammps, seed: int, invocations: int, insertions: int,
+          intra_energy: float = 0.0) -> np.ndarray:
+    """fix widom: `invocations` x `insertions` test insertions of CO2; the excess chemical
+    potential (eV) of each invocation.  `intra_energy` as in `add_gcmc`."""
+    intra = f" intra_energy {intra_energy!r}" if intra_energy else ""
+    lmp.command(f"fix w gas widom 1 {insertions} 0 {seed} {TEMPERATURE} mol co2 "
+                f"full_energy{intra}")
     lmp.command("run 0 post no")
     mu = np.empty(invocations)
     for k in range(invocations):
@@ -160,3 +178,18 @@ def widom(lmp: lammps.lammps, seed: int, invocations: int, insertions: int) -> n
         mu[k] = lmp.extract_fix("w", 0, 1, 0)
     lmp.command("unfix w")
     return mu
+
+
+def intra_energy(interface, dispersion: str | None = None, box: float = 30.0) -> float:
+    """The energy (eV) of one rigid CO2 of the molecule template alone, computed by LAMMPS
+    with the model's very pair settings (model + D3): what fix gcmc and fix widom must not
+    count as adsorption.  Why through LAMMPS: the molecule's D3 self-energy belongs to it as
+    much as the model's, and this way nothing is left out or counted twice.  The box (30 A) is
+    wider than any cutoff involved (model 5-6 A, D3 16 A)."""
+    lmp = make_lammps(Atoms(cell=np.eye(3) * box, pbc=True), "model", interface,
+                      dispersion=dispersion)
+    half = box / 2
+    lmp.command(f"create_atoms 0 single {half} {half} {half} mol co2 1 units box")
+    energy = potential_energy(lmp)
+    lmp.close()
+    return energy

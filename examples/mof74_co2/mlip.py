@@ -1,0 +1,230 @@
+"""Mg-MOF-74 + CO2 with a pretrained machine-learned potential: the physics a real model needs.
+
+A universal MLIP (CHGNet, SevenNet-0, ...) is the whole energy of framework and guests.  What
+changes against the classical force field, each for a reason:
+- **Dispersion**: CHGNet and SevenNet-0 learned PBE(+U) energies (Materials Project), which have
+  no dispersion; CO2 in a MOF is held largely by it.  LAMMPS' `pair_style dispersion/d3` is
+  overlaid with Becke-Johnson damping and the PBE parameters (`bj pbe`): the damping that
+  belongs to the functional the models imitate (D3(BJ) for PBE: s6 1, a1 0.4289, s8 0.7875,
+  a2 4.4407; Grimme, Ehrlich & Goerigk, J. Comput. Chem. 32, 1456 (2011)).  Cutoffs 16 A for
+  the energy and 10 A for coordination numbers (`D3`; the tail beyond 16 A is measured in
+  `d3_tail`).
+- **The molecule's own energy**: a model's energy of an isolated CO2 is tens of eV (elemental
+  references); fix gcmc and fix widom get it as `intra_energy` (simulation.intra_energy: the
+  same pair settings, one CO2 in a 30 A box), or every insertion would gain it.
+- **Overlap rejection**: trials that put any two atoms closer than `OVERLAP` are rejected
+  without a model call.  MLIPs are trained on near-equilibrium structures and can be wrong --
+  even attractive -- for atoms pushed into each other (the study behind this project saw CO2
+  inside the framework walls).  1.6 A is below every contact of a physisorbed or
+  open-metal-bound CO2 (the shortest, Mg...O, is ~2.3 A: `binding_energy` reports the model's)
+  and above the C=O bond (1.16 A), which the rigid molecule keeps anyway.
+- **The smallest supercell the model allows**: the model's own neighbour list handles periodic
+  images, so the classical minimum-image rule (every width >= 2 x 12.8 A: 4x2x2, 864 atoms)
+  does not apply.  What remains: a CO2 must not interact directly with its own images, i.e.
+  every width >= the model cutoff (6 A, CHGNet's atom graph; SevenNet-0: 5 A) + the molecule's
+  length (2.32 A): `repeats_for_model` gives 2x1x1 = 108 atoms, widths 12.9/13.0/13.0 A.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import mof74
+import numpy as np
+import simulation as sim
+from ase import Atoms
+from ase.geometry import get_distances
+from ase.neighborlist import neighbor_list
+from ase.units import kB, kJ, mol
+
+D3 = "bj pbe 16.0 10.0"  # damping, functional, cutoff, coordination-number cutoff (A)
+OVERLAP = 1.6  # A
+MODEL_CUTOFF = 6.0  # A: CHGNet's atom-graph cutoff (SevenNet-0: 5 A)
+CO2_LENGTH = 2 * mof74.CO2_BOND
+
+
+def repeats_for_model(cell: np.ndarray, cutoff: float = MODEL_CUTOFF) -> tuple[int, int, int]:
+    """The fewest repeats that keep a CO2 beyond the model's cutoff from its own images."""
+    return tuple(int(math.ceil((cutoff + CO2_LENGTH) / w)) for w in mof74.widths(cell))
+
+
+def shortest_image_distance(cell: np.ndarray) -> float:
+    """Distance (A) from a point to its nearest periodic image (lattice vectors -1..1)."""
+    steps = np.array(np.meshgrid(*[[-1, 0, 1]] * 3)).reshape(3, -1).T
+    lengths = np.linalg.norm(steps @ cell, axis=1)
+    return float(lengths[lengths > 0].min())
+
+
+# -- (a) binding at the open Mg site ---------------------------------------------------------
+
+def open_site(framework: Atoms) -> tuple[int, np.ndarray]:
+    """An Mg atom and the unit vector of its open coordination site: opposite the sum of its
+    bonds to the five framework O atoms (square-pyramidal Mg)."""
+    i, j, d = neighbor_list("ijD", framework, 2.5)
+    mg = int(np.flatnonzero(framework.numbers == 12)[0])
+    bonds = d[(i == mg) & (framework.numbers[j] == 8)]
+    direction = -(bonds / np.linalg.norm(bonds, axis=1)[:, None]).sum(axis=0)
+    return mg, direction / np.linalg.norm(direction)
+
+
+def binding_energy(framework: Atoms, interface, dispersion: str | None, intra: float,
+                   start_distance: float = 2.4) -> dict:
+    """CO2 end-on at an open Mg site, minimised by LAMMPS with the framework fixed:
+    E_bind = E(MOF + CO2) - E(MOF) - E(CO2 alone), the CO2 relaxed in both (flexible here)."""
+    t0 = time.perf_counter()
+    mg, direction = open_site(framework)
+    o1 = framework.positions[mg] + start_distance * direction
+    co2 = np.array([o1 + mof74.CO2_BOND * direction, o1, o1 + 2 * mof74.CO2_BOND * direction])
+    lmp = sim.make_lammps(framework, "model", interface, dispersion=dispersion)
+    e_mof = sim.potential_energy(lmp)
+    n = len(framework)
+    place(lmp, co2)
+    lmp.commands_string("fix hold framework setforce 0.0 0.0 0.0\n"
+                        "min_style cg\nminimize 0.0 1.0e-3 200 2000")
+    e_complex = float(lmp.get_thermo("pe"))
+    steps = int(lmp.get_thermo("step"))
+    x = np.ctypeslib.as_array(lmp.extract_atom("x")[0], shape=(n + 3, 3)).copy()
+    lmp.close()
+    e_co2 = relaxed_co2(interface, dispersion)
+    bound = Atoms(numbers=np.r_[framework.numbers, 6, 8, 8], positions=x,
+                  cell=framework.cell, pbc=True)
+    mg_o = float(min(bound.get_distance(mg, n + k, mic=True) for k in (1, 2)))
+    kjmol = kJ / mol
+    return {"E_bind_kJ_mol": (e_complex - e_mof - e_co2) / kjmol,
+            "mg_o_A": mg_o, "mg_o_c_deg": float(bound.get_angle(mg, n + 1, n, mic=True)
+                                                if bound.get_distance(mg, n + 1, mic=True)
+                                                < bound.get_distance(mg, n + 2, mic=True)
+                                                else bound.get_angle(mg, n + 2, n, mic=True)),
+            "minimize_steps": steps, "E_co2_relaxed_eV": e_co2,
+            "E_co2_rigid_template_eV": intra,
+            "wall_s": time.perf_counter() - t0}
+
+
+def place(lmp, co2: np.ndarray) -> None:
+    """Add a CO2 (C, O, O positions in A) as three atoms of types 1, 2, 2 (LAMMPS commands:
+    the library's create_atoms crashes once bonds and a molecule template exist)."""
+    for k, (x, y, z) in enumerate(np.asarray(co2, dtype=float).tolist()):
+        lmp.command(f"create_atoms {1 if k == 0 else 2} single {x!r} {y!r} {z!r} units box")
+
+
+def relaxed_co2(interface, dispersion: str | None, box: float = 30.0) -> float:
+    """The model's energy (eV) of one CO2 relaxed alone in a `box` A cube (the reference of a
+    binding energy)."""
+    lmp = sim.make_lammps(Atoms(cell=np.eye(3) * box, pbc=True), "model", interface,
+                          dispersion=dispersion)
+    half = box / 2
+    place(lmp, half + np.array([[0, 0, 0], [0, 0, 1.16], [0, 0, -1.16]]))
+    lmp.commands_string("min_style cg\nminimize 0.0 1.0e-4 200 2000")
+    energy = float(lmp.get_thermo("pe"))
+    lmp.close()
+    return energy
+
+
+# -- (b) Widom insertions --------------------------------------------------------------------
+
+class InsertionRecorder:
+    """Wraps the interface's energy-only path (the one fix widom's insertions take) and keeps,
+    for every system with a CO2, the CO2's shortest distance to the framework and the energy:
+    the overlap filter of `widom` and the insertion statistics come from these."""
+
+    def __init__(self, interface, n_framework: int) -> None:
+        from lammps_mliap_ase.models.registry import energy_function
+
+        self.energy = energy_function(interface.calculator)
+        self.n = n_framework
+        self.records: list[tuple[float, float]] = []
+        interface._energy_function = self
+
+    def __call__(self, atoms: Atoms) -> float:
+        energy = self.energy(atoms)
+        if len(atoms) == self.n + 3:
+            _, d = get_distances(atoms.positions[self.n:], atoms.positions[:self.n],
+                                 cell=atoms.cell, pbc=atoms.pbc)
+            self.records.append((float(d.min()), energy))
+        return energy
+
+
+def widom(system, interface, dispersion: str | None, intra: float, seed: int,
+          invocations: int, insertions: int) -> dict:
+    """mu_ex and the Henry coefficient of CO2 at infinite dilution, 298 K: LAMMPS' fix widom
+    (every insertion counts) and, from the same insertions, with the overlap rule of the GCMC
+    runs (insertions closer than OVERLAP to the framework count as rejected: weight 0)."""
+    t0 = time.perf_counter()
+    lmp = sim.make_lammps(system.framework, "model", interface, dispersion=dispersion)
+    recorder = InsertionRecorder(interface, len(system.framework))
+    e_empty = sim.potential_energy(lmp)
+    mu_lammps = sim.widom(lmp, seed, invocations, insertions, intra)
+    lmp.close()
+    records = np.array(recorder.records)
+    kt = kB * mof74.TEMPERATURE
+    du = records[:, 1] - e_empty - intra
+    weights = np.exp(-du / kt)
+    kept = records[:, 0] >= OVERLAP
+    density = system.mass / 1000.0 / (system.framework.get_volume() * 1e-30 * 6.02214076e23)
+
+    def summary(w: np.ndarray) -> dict:
+        mean = w.mean()
+        blocks = np.array([b.mean() for b in np.array_split(w, 5)])
+        mu = -kt * math.log(mean)
+        mu_blocks = -kt * np.log(np.maximum(blocks, 1e-300))
+        henry = math.exp(-mu / kt) / (density * 8.314462618 * mof74.TEMPERATURE)  # mol/kg/Pa
+        return {"mu_ex_kJ_mol": mu / (kJ / mol),
+                "mu_ex_err_kJ_mol": float(mu_blocks.std(ddof=1) / math.sqrt(5)) / (kJ / mol),
+                "henry_mmol_g_bar": henry * 1e5}
+
+    kt_mu = float(-kt * np.log(np.exp(-mu_lammps / kt).mean())) / (kJ / mol)
+    return {"insertions": len(records), "lammps_mu_ex_kJ_mol": kt_mu,
+            "all": summary(weights), "overlap_filtered": summary(np.where(kept, weights, 0.0)),
+            "closer_than_overlap": int((~kept).sum()),
+            "lowest_dU_kJ_mol": float(du.min() / (kJ / mol)),
+            "lowest_dU_distance_A": float(records[np.argmin(du), 0]),
+            "lowest_dU_kept_kJ_mol": float(du[kept].min() / (kJ / mol)) if kept.any() else None,
+            "wall_s": time.perf_counter() - t0}
+
+
+# -- (d) the cost of a trial -----------------------------------------------------------------
+
+def trial_cost(system, args, make_interface, dispersion: str | None, intra: float,
+               pressure: float = 1.0) -> list[dict]:
+    """Wall time and model time per GCMC trial, from the empty framework at `pressure` bar,
+    the same seed each way: full evaluations vs energy-only trials (LAMMPS' ENERGY_ONLY calls),
+    each with overlap rejection, and energy-only without it.  Model time: inside the bridge's
+    compute_forces (the model and the bridge; LAMMPS' D3 and fix gcmc are the rest)."""
+    ways = [("full", OVERLAP), ("energy-only", OVERLAP), ("energy-only", 0.0)]
+    rows = []
+    for trials, overlap in ways:
+        interface = make_interface(energy_only_trials=trials == "energy-only")
+        spent = [0.0]
+        inner = interface.compute_forces
+
+        def timed(data, inner=inner, spent=spent):
+            t = time.perf_counter()
+            try:
+                return inner(data)
+            finally:
+                spent[0] += time.perf_counter() - t
+
+        interface.compute_forces = timed  # LAMMPS calls the instance's attribute
+        lmp = sim.make_lammps(system.framework, "model", interface, dispersion=dispersion)
+        sim.add_gcmc(lmp, pressure, args.seed, args.exchanges, args.moves, intra, overlap)
+        spent[0], calls0, only0 = 0.0, interface._calls, interface.energy_only_calls
+        t0 = time.perf_counter()
+        counts = sim.cycles(lmp, args.cost_cycles, len(system.framework))
+        wall = time.perf_counter() - t0
+        moves = sim.move_counts(lmp)
+        lmp.close()
+        attempts = sum(v for k, v in moves.items() if "attempts" in k)
+        calls = interface._calls - calls0
+        rows.append({"trials": trials, "overlap_A": overlap, "cycles": args.cost_cycles,
+                     "attempts": attempts, "model_calls": calls,
+                     "energy_only_calls": interface.energy_only_calls - only0,
+                     "wall_s_per_trial": wall / attempts,
+                     "model_s_per_trial": spent[0] / attempts,
+                     "model_s_per_call": spent[0] / max(calls, 1),
+                     "co2_per_cycle": counts.astype(int).tolist(), "moves": moves})
+        print(f"  {trials:11s} overlap {overlap:3.1f} A: {attempts} trials, {calls} model calls"
+              f", {rows[-1]['wall_s_per_trial']:.3f} s/trial wall, "
+              f"{rows[-1]['model_s_per_trial']:.3f} s/trial in the model, CO2 after each cycle "
+              f"{rows[-1]['co2_per_cycle']}", flush=True)
+    return rows
