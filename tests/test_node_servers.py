@@ -188,6 +188,42 @@ def test_a_killed_server_stops_only_the_replicas_it_served(tmp_path, alone):
     assert re.search(r"served 52 requests from 2 replicas", err), err[-3000:]
 
 
+@requires_mpi
+def test_an_error_on_one_rank_ends_the_whole_job_at_once(tmp_path):
+    """LAMMPS' `ERROR on proc N` (here: 1/0 in an atom-style variable, on the rank that owns
+    atom 1) stops one rank while its partition's other rank waits inside LAMMPS: LAMMPS' rule
+    is MPI_Abort, so the job ends at once (it used to hang in the final barrier), and the
+    servers of every node stop with their parents."""
+    inp = tmp_path / "in.bad"
+    inp.write_text(f"variable steps index 20\ninclude {DATA / 'in.replica_md'}\n"
+                   "variable bad atom 1/(id-1)\ncompute r all reduce sum v_bad\n"
+                   "thermo_style custom step pe c_r\nrun 10\n")
+    environment = clean_mpi_environment() | {"PYTHONPATH": str(REPO),
+                                             "LAMMPS_ASE_TEST_NODES": "2"}
+    start = time.monotonic()
+    proc = subprocess.run(mpirun_command(4) + [LAMMPS_ASE, "run", "-in", str(inp), "-partition",
+                                               "2x2", "--nocite", "--quiet", "--calc", "emt"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env=environment)
+    print(f"the job ended {time.monotonic() - start:.1f} s after it started")
+    assert proc.returncode != 0
+    assert "ERROR on proc 1: Divide by 0 in variable formula" in proc.stdout + proc.stderr
+    pids = [int(m[2]) for m in LISTENING.findall(proc.stdout)]
+    assert len(pids) == 2, proc.stdout
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(alive(pid) for pid in pids)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def running(log: Path) -> bool:
     """Whether the replica has printed its thermo row of step 10 (so it is connected)."""
     return log.exists() and re.search(r"^\s+10\s+\S", log.read_text(), re.MULTILINE) is not None

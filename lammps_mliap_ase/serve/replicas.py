@@ -58,9 +58,7 @@ class SharedServer:
         """Start the server process without waiting for its model to load."""
         self.folder = tempfile.mkdtemp(prefix="lammps-ase-")
         self.address = str(Path(self.folder) / "model.sock")
-        # the child must not believe it is an MPI rank (Open MPI/PMIx variables)
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("OMPI_", "PMIX_", "PMI_", "MPI_LOCALRANK"))} | (env or {})
+        env = _child_environment() | (env or {})
         cmd = [sys.executable, "-m", "lammps_mliap_ase.cli", "serve", *serve_args,
                "--socket", self.address, "--parent-pid", str(os.getpid())]
         self.process = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL)
@@ -111,6 +109,16 @@ class NodeServers:
         self.node_comm.Free()
         self.world.Barrier()
 
+    def abort(self, line: str | None) -> None:
+        """End the whole job (MPI_Abort), LAMMPS' rule for an error on one rank only: the
+        partition's other ranks wait inside LAMMPS for this one and would never reach
+        `finish`.  The other nodes' servers follow their parent ranks (--parent-pid)."""
+        if line:
+            print(line, file=sys.stderr, flush=True)
+        for server in self.own:
+            server.stop()
+        self.world.Abort(1)
+
 
 def node_of_ranks(world) -> list[int]:
     """A label per world rank; ranks with the same label share memory (MPI_COMM_TYPE_SHARED),
@@ -126,15 +134,26 @@ def node_of_ranks(world) -> list[int]:
     return world.allgather(leader)
 
 
+def _child_environment() -> dict[str, str]:
+    """The environment of a child process, which must not believe it is an MPI rank (Open
+    MPI/PMIx variables)."""
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith(("OMPI_", "PMIX_", "PMI_", "MPI_LOCALRANK"))}
+
+
 def gpu_count() -> int:
     """GPUs this process may use (CUDA_VISIBLE_DEVICES, else torch), read on a node's lowest
-    rank: launch so that it sees every GPU of its node."""
+    rank: launch so that it sees every GPU of its node.  torch counts in a child process: the
+    rank has loaded LAMMPS already, and torch loaded after LAMMPS aborted on a GPU node
+    (benchmarks/gpu_acceptance.py); nor should a rank hold a CUDA context it never uses."""
     def torch_count() -> int:
+        code = "import torch; print(torch.cuda.device_count())"
         try:
-            import torch
-        except ImportError:
-            return 0
-        return torch.cuda.device_count()
+            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                 timeout=300, env=_child_environment(), check=True)
+            return int(out.stdout.split()[-1])
+        except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+            return 0  # no torch, or no CUDA: one server, whose model says what is wrong
 
     return visible_gpus(os.environ.get("CUDA_VISIBLE_DEVICES"), torch_count)
 
