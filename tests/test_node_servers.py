@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -28,7 +29,7 @@ TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
 TEMPERATURES = (60, 90, 120, 150)
 STEPS = (20, 30, 40, 50)
-LISTENING = re.compile(r"lammps-ase serve: \S+ \(\w+\)(?: on (\S+))? listening on (\S+), "
+LISTENING = re.compile(r"lammps-ase serve: \S+ \(.+?\)(?: on (\S+))? listening on (\S+), "
                        r"pid (\d+); serving (.+) for process \d+ \(none to start by hand\)")
 SERVED = re.compile(r"served (\d+) requests from (\d+) replicas .*\(pid (\d+)\)")
 
@@ -216,6 +217,23 @@ def test_an_error_on_one_rank_ends_the_whole_job_at_once(tmp_path):
     assert not any(alive(pid) for pid in pids)
 
 
+@requires_mpi
+def test_a_server_that_fails_to_start_stops_every_rank_in_one_line(tmp_path):
+    """A server whose model does not build (EMT has no device option) stops the run before
+    LAMMPS starts: the server's own error, then one line that names the node."""
+    environment = clean_mpi_environment() | {"PYTHONPATH": str(REPO)}
+    proc = subprocess.run(mpirun_command(2) + [
+        LAMMPS_ASE, "run", "-in", str(partition_input(tmp_path, 2)), "-partition", "2x1",
+        "--calc", "emt", "--server-devices", "cpu:0"], cwd=tmp_path, capture_output=True,
+        text=True, timeout=300, env=environment)
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("ERROR")]
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert errors == ["ERROR: emt has no option 'device'; its options are asap_cutoff",
+                      f"ERROR: node 0 (host {socket.gethostname()}): the shared model server "
+                      "exited with code 1 before listening (its error is printed above)"], \
+        proc.stderr
+
+
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -237,8 +255,6 @@ def test_server_template_names_each_hosts_server(tmp_path, alone):
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = server.stdout.readline()
-        import socket
-
         assert f"listening on {tmp_path / f'lammps-ase-{socket.gethostname()}.sock'}" in line
         run = subprocess.run([LAMMPS_ASE, "run", "-in", str(DATA / "in.replica_md"), "--quiet",
                               "--nocite", "--server", template, "-log", "log.lammps",

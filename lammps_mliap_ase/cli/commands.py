@@ -9,8 +9,9 @@
 
 In the input, `pair_style mliap unified EXISTS 0` refers to the calculator chosen here.  Under
 `mpirun -np N lammps-ase run ...` every rank runs the input; the bridge's gather mode evaluates
-the model once per step on rank 0.  With `-partition` the replicas share one model server
-(docs/replicas.md), which evaluates their pending systems in one batched call.
+the model once per step on rank 0.  With `-partition` the replicas share model servers, one
+per node (one per GPU under --device cuda; docs/replicas.md), each evaluating its replicas'
+pending systems in one batched call.
 """
 
 from __future__ import annotations

@@ -174,8 +174,8 @@ def start_node_servers(world, partition: str | None,
     errors = [m for m in mine if isinstance(m, str)]
     if errors:
         raise BridgeError(errors[0])
-    layout = plan(labels, sizes, {n: m for n, m in enumerate(m for m in mine if m is not None)},
-                  servers_per_node)
+    per_node = [devices_of_node for devices_of_node in mine if devices_of_node is not None]
+    layout = plan(labels, sizes, dict(enumerate(per_node)), servers_per_node)
     node_comm = world.Split(color=layout.node_of_rank[rank], key=rank)
     own, started = [], {}
     host = socket.gethostname()
@@ -187,7 +187,7 @@ def start_node_servers(world, partition: str | None,
         for index, server in zip(layout.started_by(rank), own, strict=True):
             started[index] = server.wait(deadline)
     except Exception as exc:  # noqa: BLE001 - every rank must hear of it (allgather below)
-        started = {-1: f"{exc} (node {layout.node_of_rank[rank]}, host {host})"}
+        started = {-1: f"node {layout.node_of_rank[rank]} (host {host}): {exc}"}
     addresses = {}
     for part in world.allgather(started):
         addresses.update(part)
