@@ -1,4 +1,4 @@
-"""`-partition` runs on several nodes and GPUs (docs/replicas.md, "Cluster recipe"), simulated
+"""`-partition` runs on several nodes and GPUs (docs/replicas.md, "On a cluster"), simulated
 on one machine: LAMMPS_ASE_TEST_NODES=K splits the world's ranks into K pseudo-nodes (a
 test-only override of MPI's shared-memory split), and CUDA_VISIBLE_DEVICES=0,1 with a
 calculator that accepts and ignores a device (tests/calculators.py) stands for two GPUs.

@@ -5,7 +5,7 @@ so one per GPU by default) and a wrong rule shows only on machines that tests do
 Here it is plain data in, plain data out, tested without MPI (tests/test_layout.py); the MPI
 side (serve/replicas.py) only collects the inputs and starts what the plan says.
 
-The rule (docs/replicas.md, "Cluster recipe"):
+The rule (docs/replicas.md, "On a cluster"):
 
 * A node is the set of ranks that share memory; its lowest rank starts that node's servers.
   Nothing crosses a node: each server listens on a Unix socket in a private folder of its node.
