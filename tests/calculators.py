@@ -57,3 +57,13 @@ class ChargeSpinPair(Calculator):
         if atoms.cell.rank == 3:
             sigma = (g.T @ dvec) / atoms.get_volume()
             self.results["stress"] = sigma.flat[[0, 4, 8, 5, 2, 1]]
+
+
+def emt_on_device(device: str = "cpu"):
+    """ASE's EMT behind a `device` option, which it ignores: the per-GPU model servers of a
+    node (serve/layout.py) are tested on a machine without GPUs, each server started with its
+    own ``--device cuda:K`` (which its first line names)."""
+    from ase.calculators.emt import EMT
+
+    del device
+    return EMT()

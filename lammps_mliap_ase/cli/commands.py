@@ -9,8 +9,9 @@
 
 In the input, `pair_style mliap unified EXISTS 0` refers to the calculator chosen here.  Under
 `mpirun -np N lammps-ase run ...` every rank runs the input; the bridge's gather mode evaluates
-the model once per step on rank 0.  With `-partition` the replicas share one model server
-(docs/replicas.md), which evaluates their pending systems in one batched call.
+the model once per step on rank 0.  With `-partition` the replicas share model servers, one
+per node (one per GPU under --device cuda; docs/replicas.md), each evaluating its replicas'
+pending systems in one batched call.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from ..models.options import (
 )
 from ..models.registry import available
 from ..serve.client import DEFAULT_TIMEOUT
+from ..serve.layout import describe, expand_host
 from ..serve.replicas import partitions
 from . import oneline
 from .inputcheck import check_run_input
@@ -102,7 +104,8 @@ def build_interface(args: argparse.Namespace) -> UniversalASEUnifiedMLIAPInterfa
     """The interface of `run` and `write-pair`: the --server's model, else --calc's."""
     if getattr(args, "server", None):
         name = "server"
-        options = {"address": args.server, "timeout": args.server_timeout}
+        # {host}: this machine's name, one job line for the servers of several nodes
+        options = {"address": expand_host(args.server), "timeout": args.server_timeout}
     else:
         name, options = args.calc, calculator_options(args)
     interface_options = _charge_and_spin(args, {
@@ -112,6 +115,7 @@ def build_interface(args: argparse.Namespace) -> UniversalASEUnifiedMLIAPInterfa
 
 def cmd_run(args: argparse.Namespace) -> int:
     _require_model(args)
+    _starts_servers(args)  # refuses server placement flags that would be ignored
     try:  # under mpirun, MPI must be initialised by mpi4py (global symbols for Open MPI's
         from mpi4py import MPI  # noqa: F401  plugins) before LAMMPS, or each rank runs alone
     except ImportError:
@@ -140,6 +144,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         lammps.mliap.load_unified(interface)
         try:
             lmp.file(str(args.input))
+        except lammps.MPIAbortException as exc:
+            if shared is not None:  # LAMMPS stopped on this rank only (ERROR on proc N),
+                # printed on the console unless -screen none
+                shared.abort(oneline.error_line(exc) if args.quiet else None)
+            raise
         finally:
             lmp.close()
         if interface.interface is None and oneline.is_root_rank():  # see inputcheck.py
@@ -147,8 +156,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                   f"{chosen} was not used", file=sys.stderr)
     finally:
         if shared is not None:
-            shared[0].Barrier()  # every partition has finished with the model
-            shared[1].stop()
+            shared.finish()  # every rank of the node has finished with its servers
     return 0
 
 
@@ -185,38 +193,54 @@ def output_note(args: argparse.Namespace, log: str) -> str | None:
     return None
 
 
-def _start_shared_server(args: argparse.Namespace):
-    """With -partition: world rank 0 starts one model server for all replicas (replicas.py);
-    returns (world communicator, SharedServer) or None when replicas do not share."""
-    from ..serve.replicas import SharedServer
-
+def _starts_servers(args: argparse.Namespace) -> bool:
+    """Whether `run` starts model servers (-partition, or --share yes, without --server);
+    refuses --servers-per-node and --server-devices when it does not: they would be ignored."""
     share = args.share == "yes" or (args.share == "auto" and partitions(args.partition) > 1)
-    if not share or args.server:
+    placement = " and ".join(flag for flag, value in (
+        ("--servers-per-node", args.servers_per_node),
+        ("--server-devices", args.server_devices)) if value)
+    if placement and (not share or args.server):
+        why = f"--server {args.server} was started by hand" if args.server else \
+            "this run starts none (it needs -partition NxM, or --share yes)"
+        raise BridgeError(f"{placement} place the model servers that `run -partition` starts, "
+                          f"but {why}: drop {placement}")
+    return share and not args.server
+
+
+def _start_shared_server(args: argparse.Namespace):
+    """With -partition: each node's lowest rank starts that node's model servers (one per GPU
+    under --device cuda; serve/layout.py's rule) and every rank points args.server at its own
+    (replicas.py); returns this rank's NodeServers, or None when replicas do not share."""
+    from ..serve.layout import server_devices
+    from ..serve.replicas import gpu_count, start_node_servers
+
+    if not _starts_servers(args):
         return None
     try:
         from mpi4py import MPI
     except ImportError:
         raise BridgeError("replicas share a model through mpi4py (pip install mpi4py), or "
                           "start `lammps-ase serve` yourself and pass --server") from None
-    world, server = MPI.COMM_WORLD, SharedServer()
-    address, error = None, None
+    world = MPI.COMM_WORLD
+    servers = start_node_servers(
+        world, args.partition,
+        lambda: server_devices(args.device, args.server_devices, gpu_count),
+        args.servers_per_node,
+        lambda server, serving: serve_arguments(args, server.device) + ["--serving", serving])
     if world.Get_rank() == 0:
-        try:
-            address = server.start(serve_arguments(args))
-        except BridgeError as exc:
-            error = str(exc)
-    address, error = world.bcast((address, error), root=0)
-    if error:
-        raise BridgeError(error)
-    args.server = address
-    return world, server
+        print(describe(servers.layout, partitions(args.partition)), flush=True)
+    args.server = servers.address
+    return servers
 
 
-def serve_arguments(args: argparse.Namespace) -> list[str]:
-    """The `lammps-ase serve` arguments that build the same calculator as `args`."""
+def serve_arguments(args: argparse.Namespace, device: str | None = None) -> list[str]:
+    """The `lammps-ase serve` arguments that build the same calculator as `args` (on `device`
+    instead of --device when given: a server of a node with several GPUs)."""
     out = ["--calc", args.calc]
+    given = {"device": device if device is not None else getattr(args, "device", None)}
     for key in ("device", "precision", "weights", "charge", "spin", "max_atoms", "batch_wait"):
-        value = getattr(args, key, None)
+        value = given[key] if key in given else getattr(args, key, None)
         if value is not None:
             out += [f"--{key.replace('_', '-')}", str(value)]
     for key, value in args.calc_opt:  # as typed: the server converts them as `run` would
@@ -233,7 +257,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     if not args.calc:
         raise BridgeError("lammps-ase serve needs --calc NAME (the model to share)")
-    address = Address.parse(args.listen or args.socket)
+    address = Address.parse(expand_host(args.listen or args.socket))
     spec = make_calculator(args.calc, **calculator_options(args))
     interface_options = _charge_and_spin(args, dict(spec.interface_options))
     batched = {"auto": None, "yes": True, "no": False}[args.batched]
@@ -245,10 +269,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.parent_pid is None:
         replicas = f"replicas: lammps-ase run -in IN --server {address}"
     else:  # started by `run -partition` (replicas.py) or a driver that starts its replicas
-        replicas = f"serving the replicas that process {args.parent_pid} starts (none to start " \
-                   "by hand)"
-    print(f"lammps-ase serve: {args.calc} ({server.backend.name}) listening on {address}, "
-          f"pid {os.getpid()}; {replicas}", flush=True)
+        whom = f"{args.serving} for" if args.serving else "the replicas that"
+        replicas = f"serving {whom} process {args.parent_pid}{'' if args.serving else ' starts'} " \
+                   "(none to start by hand)"
+    device = f" on {args.device}" if args.device else ""
+    print(f"lammps-ase serve: {args.calc} ({server.backend.name}){device} listening on "
+          f"{address}, pid {os.getpid()}; {replicas}", flush=True)
     server.serve_forever()
     return 0
 
@@ -286,6 +312,21 @@ def cmd_info(args: argparse.Namespace) -> int:
         print("torch: not installed (models need the [orb] extra)")
     lmp.close()
     return 0
+
+
+def _positive(text: str) -> int:
+    """argparse type of --servers-per-node: a whole number >= 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return int(text)
+
+
+def _devices(text: str) -> list[str]:
+    """argparse type of --server-devices: cuda:0,cuda:1 as a list."""
+    devices = [d.strip() for d in text.split(",")]
+    if not all(devices):
+        raise argparse.ArgumentTypeError(f"empty entry in {text!r}; write e.g. cuda:0,cuda:1")
+    return devices
 
 
 def _batch_arguments(parser: argparse.ArgumentParser) -> None:
@@ -327,7 +368,14 @@ def parser() -> argparse.ArgumentParser:
                      help="LAMMPS replicas, e.g. 4x1 (one MPI run; variables of style world "
                           "differ between them); they share one model server unless --share no")
     run.add_argument("--share", choices=("auto", "yes", "no"), default="auto",
-                     help="replicas share one model server (auto: with -partition)")
+                     help="replicas share model servers, one per node (auto: with -partition)")
+    run.add_argument("--servers-per-node", type=_positive, metavar="N",
+                     help="model servers per node (default: one per GPU under --device cuda, "
+                          "else one; never more than the node's replicas); each holds a copy "
+                          "of the model")
+    run.add_argument("--server-devices", type=_devices, metavar="LIST",
+                     help="devices of each node's servers, e.g. cuda:0,cuda:1 (one server "
+                          "each, or cycled over --servers-per-node); default from --device")
     _calculator_arguments(run)
     _trial_arguments(run)
     _server_arguments(run)
@@ -347,6 +395,7 @@ def parser() -> argparse.ArgumentParser:
     where.add_argument("--listen", metavar="HOST:PORT",
                        help="TCP instead, on one named interface (e.g. localhost:5555)")
     serve.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
+    serve.add_argument("--serving", help=argparse.SUPPRESS)  # whom, said by run -partition
     _calculator_arguments(serve)
     _batch_arguments(serve)
     serve.set_defaults(func=cmd_serve)

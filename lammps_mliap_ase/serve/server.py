@@ -203,7 +203,7 @@ class ModelServer:
         mean = s.requests / s.batches if s.batches else 0.0
         self._say(f"served {s.requests} requests from {s.clients} replicas in {s.batches} "
                   f"batches (mean {mean:.2f}, max {s.max_batch}), {s.errors} errors, "
-                  f"{s.busy_s:.1f} s in the model")
+                  f"{s.busy_s:.1f} s in the model (pid {os.getpid()})")
 
     # -- event loop --------------------------------------------------------------------------
 
