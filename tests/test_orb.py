@@ -16,11 +16,14 @@ import numpy as np
 import pytest
 from ase import Atoms
 from ase.build import molecule
+from ase.calculators.emt import EMT
+from test_batch import request
 
-from lammps_mliap_ase.models.registry import make_calculator
+from lammps_mliap_ase.models.orb import energy_only
+from lammps_mliap_ase.models.registry import make_backend, make_calculator
 
 from conftest import assert_matches, cluster_virial, run_bridge
-from systems import orthogonal
+from systems import cu, open_cluster, orthogonal
 
 # the [orb] extra (scripts/setup.sh; the offline bundle uses the node's torch)
 torch = pytest.importorskip("torch", reason="torch is not installed (the [orb] extra)")
@@ -117,8 +120,6 @@ def molecules() -> Atoms:
 
 
 def assert_energy_only(calc, atoms: Atoms, precision: str) -> float:
-    from lammps_mliap_ase.models.orb import energy_only
-
     energy = energy_only(calc)
     assert energy is not None
     calc.reset()
@@ -135,8 +136,6 @@ def assert_energy_only(calc, atoms: Atoms, precision: str) -> float:
 
 @pytest.mark.parametrize("precision", ["float64", "float32-high"])
 def test_orb_energy_only_equals_the_calculator(precision):
-    from systems import cu, open_cluster
-
     calc = orb("orb-v3-conservative-20-omat", precision).calculator
     crystal = cu((2, 2, 2))  # 32 atoms, periodic
     energies = [assert_energy_only(calc, crystal, precision),
@@ -154,8 +153,6 @@ def test_orb_energy_only_omol_charge_and_spin():
     charged = assert_energy_only(calc, atoms, "float64")
     atoms.info.update(charge=0, spin=1)
     assert abs(assert_energy_only(calc, atoms, "float64") - charged) > 1e-4
-    from lammps_mliap_ase.models.orb import energy_only
-
     with pytest.raises(ValueError, match="charge"):
         energy_only(calc)(molecules())
 
@@ -164,12 +161,6 @@ def test_orb_energy_only_batch_of_two():
     """A backend group of energy-only requests: one no-grad pass for both systems, each
     getting what the full pass of the same batch gives (bitwise) and the calculator's own
     energy (float64 batching noise: batched sums over graphs)."""
-    from test_batch import request
-
-    from lammps_mliap_ase.models.registry import make_backend
-
-    from systems import cu, open_cluster
-
     calc = orb("orb-v3-conservative-20-omat", "float64").calculator
     systems = [cu((2, 2, 2)), open_cluster()[:20]]
     backend = make_backend(calc, batched=True)
@@ -184,9 +175,5 @@ def test_orb_energy_only_batch_of_two():
 
 
 def test_orb_energy_only_is_none_for_direct_models_and_other_calculators():
-    from ase.calculators.emt import EMT
-
-    from lammps_mliap_ase.models.orb import energy_only
-
     assert energy_only(orb("orb-v3-direct-20-omat").calculator) is None
     assert energy_only(EMT()) is None
