@@ -148,3 +148,23 @@ def test_uma_energy_only_batch_of_two(checkpoint, one_thread):
 
 def test_uma_energy_only_is_none_for_other_calculators():
     assert energy_only(EMT()) is None
+
+
+@pytest.mark.parametrize("first", ["full", "energy-only"])
+def test_uma_energy_only_on_a_merged_model(checkpoint, first, one_thread):
+    """merge_mole replaces the backbone on the first call, leaving the heads on the old
+    gradient switch: energy-only must switch both (it failed with a RuntimeError when it
+    switched the backbone's alone), whichever call comes first."""
+    from fairchem.core.units.mlip_unit import InferenceSettings
+
+    settings = InferenceSettings(tf32=False, activation_checkpointing=False, merge_mole=True,
+                                 compile=False, external_graph_gen=False,
+                                 base_precision_dtype="float64")
+    calc = make_calculator("uma-s-1p1", weights=checkpoint, task="omat",
+                           inference_settings=settings).calculator
+    crystal = cu((2, 2, 2))
+    if first == "energy-only":
+        seeded(energy_only(calc), crystal)
+    assert_energy_only(calc, crystal, "float64")
+    calc.reset()
+    assert np.abs(calc.get_forces(crystal)).max() > 1e-3

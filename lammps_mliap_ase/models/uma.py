@@ -159,20 +159,30 @@ def _energy_only_unit(unit) -> bool:
 
 
 @contextmanager
-def _gradients_off(config):
-    """fairchem's own switch for an energy-only pass: the backbone's ``GradRegressConfig``,
-    shared by the backbone and its heads, with forces/stress/hessian off (what
-    ``MLP_Energy_Head`` and ``HydraModel.add_tasks`` rely on): ``conditional_grad`` then
-    leaves grad mode alone, the backbone does not mark positions and cell as requiring
-    grad, and ``MLP_EFS_Head`` returns the energy alone.  Restored afterwards, also on an
-    error.  Not thread-safe: no other thread may call the same unit meanwhile (a backend
-    drives its model from one thread)."""
-    saved = (config.forces, config.stress, config.hessian)
-    config.forces = config.stress = config.hessian = False
+def _gradients_off(model):
+    """fairchem's own switch for an energy-only pass: ``GradRegressConfig`` with forces,
+    stress and hessian off (what ``MLP_Energy_Head`` and ``HydraModel.add_tasks`` rely on):
+    ``conditional_grad`` then leaves grad mode alone, the backbone does not mark positions
+    and cell as requiring grad, and ``MLP_EFS_Head`` returns the energy alone.
+
+    Every ``regress_config`` of `model`'s modules is switched, not only the backbone's: the
+    heads share the backbone's object when built, but a MOLE merge replaces the backbone
+    (with a new config) and leaves the heads on the old one -- switching the backbone's
+    alone made the heads differentiate an energy that no longer depends on the positions
+    (RuntimeError, measured).  Restored afterwards, also on an error.  Not thread-safe: no
+    other thread may call the same unit meanwhile (a backend drives its model from one
+    thread).
+    """
+    configs = {id(c): c for module in model.modules()
+               if (c := getattr(module, "regress_config", None)) is not None}.values()
+    saved = [(c.forces, c.stress, c.hessian) for c in configs]
+    for config in configs:
+        config.forces = config.stress = config.hessian = False
     try:
         yield
     finally:
-        config.forces, config.stress, config.hessian = saved
+        for config, (forces, stress, hessian) in zip(configs, saved, strict=True):
+            config.forces, config.stress, config.hessian = forces, stress, hessian
 
 
 def _energies(unit, batch) -> torch.Tensor:
@@ -186,11 +196,15 @@ def _energies(unit, batch) -> torch.Tensor:
     the dataset, forces and stress included, which an energy-only pass does not produce;
     the energy of system i is then ``preds[<its dataset's energy task>][i]``, the element
     the decorator would have picked.
+
+    Where fairchem replaces the model inside ``predict`` (the first call's MOLE merge, a
+    fall-back from a merged or Nitro model), the new model's modules still have their
+    gradients on, so that one call computes forces too -- the energy is the same.
     """
     import torch
 
     predict = type(unit).predict.__wrapped__
-    with _gradients_off(unit.model.module.backbone.regress_config), torch.no_grad():
+    with _gradients_off(unit.model.module), torch.no_grad():
         preds = predict(unit, batch, True)
     names = {}
     for dataset in set(batch.dataset):
