@@ -98,6 +98,8 @@ class OrbBackend(Backend):
     models ignore them, and they are left out of those graphs so every graph in a batch has
     the same features.  Orb has no per-atom energies or stresses; the OMol models have no
     stress.  Mixed pbc fails that request alone (orb-models' NotImplementedError).
+    A group asking for the energy alone (Monte Carlo trials) runs a conservative model
+    without its gradient pass (`energy_only`); a direct model takes its normal pass.
     """
 
     def __init__(self, calculator, batched: bool = False):

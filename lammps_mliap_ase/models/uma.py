@@ -82,6 +82,9 @@ class FairchemBackend(Backend):
     warns, reloads the unmerged model and keeps it -- from then on `evaluate` batches again.
     For batched evaluation from the start build the unit with ``merge_mole=False`` (as our
     registry does on the CPU) or fairchem's ``"batch"`` settings.
+
+    A group asking for the energy alone (Monte Carlo trials) skips the autograd pass where
+    fairchem allows it (`energy_only`).
     """
 
     def __init__(self, calculator, batched: bool = False):
