@@ -15,6 +15,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from ase import Atoms
+
 from ..errors import CalculatorSetupError
 from ..serve.batch import Backend, Request, split
 from .base import CalculatorSpec, batched_default, entry, is_instance, offline_weights
@@ -96,6 +98,8 @@ class OrbBackend(Backend):
     models ignore them, and they are left out of those graphs so every graph in a batch has
     the same features.  Orb has no per-atom energies or stresses; the OMol models have no
     stress.  Mixed pbc fails that request alone (orb-models' NotImplementedError).
+    A group asking for the energy alone (Monte Carlo trials) runs a conservative model
+    without its gradient pass (`energy_only`); a direct model takes its normal pass.
     """
 
     def __init__(self, calculator, batched: bool = False):
@@ -109,27 +113,18 @@ class OrbBackend(Backend):
         self.implemented_properties = tuple(props)
 
     def _prepare(self, request: Request):
-        from orb_models.forcefield.atomic_system import ase_atoms_to_atom_graphs
-
-        calc = self.calculator
-        atoms = request.to_atoms()
-        if calc.expects_charge_and_spin:
-            if "charge" not in atoms.info or "spin" not in atoms.info:
-                raise ValueError("atoms.info must contain both 'charge' and 'spin' for "
-                                 f"{self.name} (an OMol model)")
-        else:
-            atoms.info.pop("charge", None)
-            atoms.info.pop("spin", None)
-        return ase_atoms_to_atom_graphs(
-            atoms, system_config=calc.system_config, max_num_neighbors=calc.max_num_neighbors,
-            edge_method=calc.edge_method, half_supercell=calc.half_supercell,
-            device=calc.device)
+        return _graph(self.calculator, request.to_atoms(), self.name)
 
     def _run(self, inputs: list, requests: list[Request]) -> list[dict]:
         from orb_models.forcefield.base import batch_graphs
 
         calc, model = self.calculator, self.calculator.model
         batch = (inputs[0] if len(inputs) == 1 else batch_graphs(inputs)).to(calc.device)
+        if "forces" not in requests[0].properties and _is_conservative(model):
+            # energy-only group (Monte Carlo trials): no gradient pass; a direct model's
+            # forces come from the same forward, so it takes the normal pass below
+            energy = _conservative_energy(model, batch).reshape(-1).cpu().numpy()
+            return split(requests, energy, None, None)
         out = model.predict(batch)
         forces_key = model.grad_forces_name if calc.conservative else "forces"
         stress_key = model.grad_stress_name if calc.conservative else "stress"
@@ -138,6 +133,85 @@ class OrbBackend(Backend):
         stress = (out[stress_key].detach().reshape(len(inputs), 6).cpu().numpy()
                   if "stress" in self.implemented_properties else None)
         return split(requests, energy, forces, stress)
+
+
+def _graph(calc, atoms: Atoms, name: str = "ORBCalculator"):
+    """The ``AtomGraphs`` of `atoms` exactly as ``ORBCalculator.calculate`` builds it (its
+    system config, neighbour limit, edge method, half-supercell choice and device; torch's
+    default dtype, which orb-models' loader sets from ``precision``).
+
+    OMol models need ``info["charge"]`` and ``["spin"]`` (the calculator's own check).  Other
+    models ignore them, and they are left out of the graph so that every graph of a batch has
+    the same features (`atoms` is copied first, never changed).
+    """
+    from orb_models.forcefield.atomic_system import ase_atoms_to_atom_graphs
+
+    if calc.expects_charge_and_spin:
+        if "charge" not in atoms.info or "spin" not in atoms.info:
+            raise ValueError("atoms.info must contain both 'charge' and 'spin' for "
+                             f"{name} (an OMol model)")
+    elif "charge" in atoms.info or "spin" in atoms.info:
+        atoms = atoms.copy()
+        atoms.info.pop("charge", None)
+        atoms.info.pop("spin", None)
+    return ase_atoms_to_atom_graphs(
+        atoms, system_config=calc.system_config, max_num_neighbors=calc.max_num_neighbors,
+        edge_method=calc.edge_method, half_supercell=calc.half_supercell, device=calc.device)
+
+
+def _is_conservative(model) -> bool:
+    return is_instance(model, "orb_models", "ConservativeForcefieldRegressor")
+
+
+def _conservative_energy(model, batch):
+    """Per-system energies (eV, a tensor) of a ``ConservativeForcefieldRegressor`` without
+    its gradient pass: the energy part of its ``forward`` -- the same edge vectors (through
+    ``compute_differentiable_edge_vectors``, zero displacement and identity rotation
+    included), GNS, energy head and pair repulsion -- under ``torch.no_grad``, then what
+    ``predict`` reports: ``denormalize(normalize(raw))``, the same sequence of float
+    operations, so the value is the calculator's energy.  ``forward`` goes on to
+    ``compute_gradient_forces_and_stress`` (autograd through the whole network, the larger
+    part of the cost), which is what Monte Carlo trials do not need.
+
+    Why no_grad and not inference_mode: the edge vectors set ``requires_grad`` on the
+    graph's positions and make a ``requires_grad`` generator, which inference mode forbids
+    on tensors that later leave it; no_grad keeps the same code path and is as fast here.
+    """
+    import torch
+
+    with torch.no_grad():
+        vectors, displacement, generator = batch.compute_differentiable_edge_vectors()
+        batch.system_features["stress_displacement"] = displacement
+        batch.system_features["generator"] = generator
+        batch.edge_features["vectors"] = vectors
+        node_features = model.model(batch)["node_features"]
+        head = model.heads[model.energy_name]
+        raw = head.denormalize(head(node_features, batch), batch)
+        if model.pair_repulsion:
+            raw += model.pair_repulsion_fn(batch)["energy"]
+        return head.denormalize(head.normalize(raw, batch, online=False), batch)
+
+
+def energy_only(calculator) -> Callable[[Atoms], float] | None:
+    """For an ``ORBCalculator`` on a conservative model: ``f(atoms)`` = the calculator's
+    energy (eV) of `atoms` without the autograd pass for forces and stress (what LAMMPS'
+    Monte Carlo fixes need: they throw the forces of a trial away).  The calculator's state
+    (cache, ``atoms``) is not touched.
+
+    None for other calculators, and for Orb *direct* models: their forces and stress come
+    from heads in the same forward pass as the energy, so the plain call is already as cheap.
+    """
+    if not is_instance(calculator, "orb_models", "ORBCalculator"):
+        return None
+    model = calculator.model
+    if not _is_conservative(model):
+        return None
+
+    def energy(atoms: Atoms) -> float:
+        batch = _graph(calculator, atoms).to(calculator.device)
+        return float(_conservative_energy(model, batch).reshape(-1)[0])
+
+    return energy
 
 
 def backend(calculator, batched: bool | None) -> Backend | None:

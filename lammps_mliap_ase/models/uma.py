@@ -8,12 +8,20 @@ so they change together when fairchem does.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
 import numpy as np
+from ase import Atoms
 from ase.stress import full_3x3_to_voigt_6_stress as voigt  # (n, 3, 3) -> (n, 6), ASE order
 
 from ..errors import CalculatorSetupError
 from ..serve.batch import Backend, Request, split
 from .base import CalculatorSpec, batched_default, entry, is_instance, offline_weights
+
+if TYPE_CHECKING:
+    import torch
 
 UMA_TASKS = ("omol", "omat", "odac", "oc20", "omc")
 
@@ -74,6 +82,9 @@ class FairchemBackend(Backend):
     warns, reloads the unmerged model and keeps it -- from then on `evaluate` batches again.
     For batched evaluation from the start build the unit with ``merge_mole=False`` (as our
     registry does on the CPU) or fairchem's ``"batch"`` settings.
+
+    A group asking for the energy alone (Monte Carlo trials) skips the autograd pass where
+    fairchem allows it (`energy_only`).
     """
 
     def __init__(self, calculator, batched: bool = False):
@@ -100,26 +111,132 @@ class FairchemBackend(Backend):
         return len(request.numbers) == 1 and not request.pbc.any()
 
     def _prepare(self, request: Request):
-        from fairchem.core.calculate.ase_calculator import AllZeroUnitCellError
-
-        atoms = request.to_atoms()
-        if len(atoms) == 0:
-            raise ValueError("Atoms object has no atoms inside.")
-        if atoms.pbc.all() and np.allclose(atoms.cell.array, 0):
-            raise AllZeroUnitCellError
-        self.unit.validate_atoms_data(atoms, self.calculator.task_name)
-        return self.calculator.a2g(atoms)
+        return _data(self.calculator, request.to_atoms())
 
     def _run(self, inputs: list, requests: list[Request]) -> list[dict]:
         from fairchem.core.datasets.atomic_data import atomicdata_list_to_batch
 
         n = len(inputs)
-        pred = self.unit.predict(atomicdata_list_to_batch(inputs))
+        batch = atomicdata_list_to_batch(inputs)
+        if "forces" not in requests[0].properties and _energy_only_unit(self.unit):
+            # energy-only group (Monte Carlo trials): no autograd pass
+            energy = _energies(self.unit, batch).cpu().numpy()
+            return split(requests, energy, None, None)
+        pred = self.unit.predict(batch)
         energy = pred["energy"].detach().reshape(n).cpu().numpy()
         forces = pred["forces"].detach().cpu().numpy() if "forces" in pred else None
         stress = (voigt(pred["stress"].detach().reshape(n, 3, 3).cpu().numpy())
                   if "stress" in pred else None)
         return split(requests, energy, forces, stress)
+
+
+def _data(calculator, atoms: Atoms):
+    """``AtomicData`` of `atoms` as ``FAIRChemCalculator.calculate`` makes it: its checks (no
+    atoms, pbc with a zero cell), the unit's validation (which sets omol's charge/spin
+    defaults in ``atoms.info``, as the calculator does) and its ``a2g``."""
+    from fairchem.core.calculate.ase_calculator import AllZeroUnitCellError
+
+    if len(atoms) == 0:
+        raise ValueError("Atoms object has no atoms inside.")
+    if atoms.pbc.all() and np.allclose(atoms.cell.array, 0):
+        raise AllZeroUnitCellError
+    calculator.predictor.validate_atoms_data(atoms, calculator.task_name)
+    return calculator.a2g(atoms)
+
+
+def _energy_only_unit(unit) -> bool:
+    """Whether `unit` can skip the gradient: a local ``MLIPPredictUnit`` (not Nitro, whose
+    fused model has no such switch; not the Ray-parallel or batch-server units, whose model
+    runs elsewhere) on a model whose backbone computes forces by autograd
+    (``regress_config`` with ``direct_forces`` off; a direct-force model already runs under
+    ``no_grad`` and gets forces in the same forward).  Read per call: fairchem may reload
+    the model (falling back from a merged or Nitro model)."""
+    if not is_instance(unit, "fairchem", "MLIPPredictUnit"):
+        return False
+    if getattr(unit.inference_settings, "nitro", False):
+        return False
+    if getattr(type(unit).predict, "__wrapped__", None) is None:
+        return False
+    config = getattr(unit.model.module.backbone, "regress_config", None)
+    return config is not None and not config.direct_forces
+
+
+@contextmanager
+def _gradients_off(model):
+    """fairchem's own switch for an energy-only pass: ``GradRegressConfig`` with forces,
+    stress and hessian off (what ``MLP_Energy_Head`` and ``HydraModel.add_tasks`` rely on):
+    ``conditional_grad`` then leaves grad mode alone, the backbone does not mark positions
+    and cell as requiring grad, and ``MLP_EFS_Head`` returns the energy alone.
+
+    Every ``regress_config`` of `model`'s modules is switched, not only the backbone's: the
+    heads share the backbone's object when built, but a MOLE merge replaces the backbone
+    (with a new config) and leaves the heads on the old one -- switching the backbone's
+    alone made the heads differentiate an energy that no longer depends on the positions
+    (RuntimeError, measured).  Restored afterwards, also on an error.  Not thread-safe: no
+    other thread may call the same unit meanwhile (a backend drives its model from one
+    thread).
+    """
+    configs = {id(c): c for module in model.modules()
+               if (c := getattr(module, "regress_config", None)) is not None}.values()
+    saved = [(c.forces, c.stress, c.hessian) for c in configs]
+    for config in configs:
+        config.forces = config.stress = config.hessian = False
+    try:
+        yield
+    finally:
+        for config, (forces, stress, hessian) in zip(configs, saved, strict=True):
+            config.forces, config.stress, config.hessian = forces, stress, hessian
+
+
+def _energies(unit, batch) -> torch.Tensor:
+    """Per-system energies (eV) of an ``AtomicData`` batch, as ``unit.predict`` reports them,
+    without forces, stress or any autograd pass.
+
+    Runs the unit's own ``predict`` (lazy initialisation, dtype, single-atom lookup, MOLE
+    checks and fall-backs, element references, normalisers) with the gradient switched off
+    and under ``torch.no_grad``.  It calls the function that ``@collate_predictions`` wraps
+    (``functools.wraps``' ``__wrapped__``), because that decorator collates *every* task of
+    the dataset, forces and stress included, which an energy-only pass does not produce;
+    the energy of system i is then ``preds[<its dataset's energy task>][i]``, the element
+    the decorator would have picked.
+
+    Where fairchem replaces the model inside ``predict`` (the first call's MOLE merge, a
+    fall-back from a merged or Nitro model), the new model's modules still have their
+    gradients on, so that one call computes forces too -- the energy is the same.
+    """
+    import torch
+
+    predict = type(unit).predict.__wrapped__
+    with _gradients_off(unit.model.module), torch.no_grad():
+        preds = predict(unit, batch, True)
+    names = {}
+    for dataset in set(batch.dataset):
+        names[dataset] = next(task.name for task in unit.dataset_to_tasks[dataset]
+                              if task.property == "energy")
+    return torch.stack([preds[names[dataset]][i].reshape(())
+                        for i, dataset in enumerate(batch.dataset)]).detach()
+
+
+def energy_only(calculator) -> Callable[[Atoms], float] | None:
+    """For a ``FAIRChemCalculator`` whose model computes forces by autograd (UMA, conserving
+    eSEN): ``f(atoms)`` = the calculator's energy (eV) of `atoms` without the forces/stress
+    backward pass (what LAMMPS' Monte Carlo fixes need: they discard a trial's forces).
+
+    None for other calculators, for direct-force models (fairchem already runs them under
+    ``no_grad``, forces from the same forward: the plain call is as cheap) and for units
+    fairchem gives no gradient switch for (Nitro, Ray-parallel, batch server) -- see
+    `_energy_only_unit`.  The calculator's cache is not touched.
+    """
+    if not is_instance(calculator, "fairchem", "FAIRChemCalculator"):
+        return None
+    unit = calculator.predictor
+    if not _energy_only_unit(unit):
+        return None
+
+    def energy(atoms: Atoms) -> float:
+        return float(_energies(unit, _data(calculator, atoms))[0])
+
+    return energy
 
 
 def backend(calculator, batched: bool | None) -> Backend | None:
