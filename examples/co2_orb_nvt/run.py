@@ -10,6 +10,7 @@ random forces heat the gas faster than the thermostat can remove the heat, so `T
 above 300 K and molecules fall apart.  With --pretrained the library downloads the published
 weights (or use --weights FILE) and you get real CO2 dynamics.  The last line prints the time per
 step and the temperature reached, as measured in this run (tests/test_examples.py checks them).
+SevenNet-0 with real weights, offline, on this same gas: examples/co2_sevennet_nvt.
 """
 
 from __future__ import annotations
