@@ -224,7 +224,8 @@ def main() -> dict:
     ap.add_argument("--drift-steps", type=int, default=2000)
     ap.add_argument("--every", type=int, default=10, help="frames of the drift run, in steps")
     ap.add_argument("--threads", type=int, default=1,
-                    help="torch threads (1: 24 atoms gain nothing from more on a shared machine)")
+                    help="torch threads (default 1: on a busy 2-core machine 2 threads made "
+                    "each force call 5-50x slower, examples/co2_sevennet_nvt/README.md)")
     ap.add_argument("--json", type=Path, help="write the figures here")
     args = ap.parse_args()
     import torch

@@ -56,8 +56,8 @@ def nve_module():
 
 @pytest.fixture
 def one_thread():
-    """torch on 1 thread: 24 atoms gain nothing from 2, and on a shared 2-core machine 2
-    threads made a force call 10x slower; both runs see the same setting either way."""
+    """torch on 1 thread: on a shared 2-core machine 2 threads made each force call 5-50x
+    slower (examples/co2_sevennet_nvt/README.md); both runs see the same setting either way."""
     import torch
 
     threads = torch.get_num_threads()
