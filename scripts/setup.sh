@@ -54,7 +54,8 @@ extras() {  # requirement strings of one optional-dependency group, from pyproje
     "$venv/bin/python" -c "import sys, tomllib; print('\n'.join(tomllib.load(open(sys.argv[1], \
         'rb'))['project']['optional-dependencies'][sys.argv[2]]))" "$repo/pyproject.toml" "$1"
 }
-mapfile -t reqs < <(extras test; extras orb; extras fairchem; extras sevennet; extras examples)
+mapfile -t reqs < <(extras test; extras orb; extras fairchem; extras sevennet; extras chgnet
+                    extras examples)
 [ $mpi = 1 ] || mapfile -t reqs < <(printf '%s\n' "${reqs[@]}" | grep -v mpi4py)
 log "installing test tools and model libraries (torch pinned by constraints.txt)"
 "$venv/bin/python" -m pip install -q -c "$repo/constraints.txt" "${reqs[@]}"
