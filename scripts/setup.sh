@@ -4,7 +4,7 @@
 #   2. the virtual environment ($VIRTUAL_ENV, else .venv at the repository root);
 #   3. the patched LAMMPS + lammps_mliap_ase (scripts/build_lammps.sh: a no-op when unchanged);
 #   4. test tools (pytest, ruff, mpi4py), model libraries (torch CPU pinned, orb-models,
-#      fairchem-core, sevenn with its real SevenNet-0 weights) and matplotlib for the examples.
+#      fairchem-core, sevenn and chgnet with their real weights) and matplotlib for the examples.
 #
 #   scripts/setup.sh [--no-mpi] [build_lammps.sh options...]
 #
