@@ -4,7 +4,7 @@
 #   2. the virtual environment ($VIRTUAL_ENV, else .venv at the repository root);
 #   3. the patched LAMMPS + lammps_mliap_ase (scripts/build_lammps.sh: a no-op when unchanged);
 #   4. test tools (pytest, ruff, mpi4py), model libraries (torch CPU pinned, orb-models,
-#      fairchem-core, sevenn with its real SevenNet-0 weights) and matplotlib for the examples.
+#      fairchem-core, sevenn and chgnet with their real weights) and matplotlib for the examples.
 #
 #   scripts/setup.sh [--no-mpi] [build_lammps.sh options...]
 #
@@ -54,7 +54,8 @@ extras() {  # requirement strings of one optional-dependency group, from pyproje
     "$venv/bin/python" -c "import sys, tomllib; print('\n'.join(tomllib.load(open(sys.argv[1], \
         'rb'))['project']['optional-dependencies'][sys.argv[2]]))" "$repo/pyproject.toml" "$1"
 }
-mapfile -t reqs < <(extras test; extras orb; extras fairchem; extras sevennet; extras examples)
+mapfile -t reqs < <(extras test; extras orb; extras fairchem; extras sevennet; extras chgnet
+                    extras examples)
 [ $mpi = 1 ] || mapfile -t reqs < <(printf '%s\n' "${reqs[@]}" | grep -v mpi4py)
 log "installing test tools and model libraries (torch pinned by constraints.txt)"
 "$venv/bin/python" -m pip install -q -c "$repo/constraints.txt" "${reqs[@]}"

@@ -72,3 +72,25 @@ def setup_fails_on_one_rank():
 
 
 CASES["setup_fails_on_one_rank"] = setup_fails_on_one_rank
+
+
+def _pretrained(name):
+    from lammps_mliap_ase.models.registry import make_calculator
+
+    from systems import mgo
+
+    return mgo(), make_calculator(name).calculator, {}
+
+
+def sevennet_gather():
+    """SevenNet-0 (real weights) on the MgO crystal, gathered from every rank."""
+    return _pretrained("sevennet-0")
+
+
+def chgnet_gather():
+    """CHGNet 0.3.0 (real weights) on the MgO crystal, gathered from every rank."""
+    return _pretrained("chgnet")
+
+
+CASES["sevennet_gather"] = sevennet_gather
+CASES["chgnet_gather"] = chgnet_gather

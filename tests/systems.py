@@ -82,3 +82,27 @@ CALCULATORS = {
     "morse": (lambda: MorsePotential(epsilon=0.4, r0=2.55, rho0=6.0), "atomic", lambda a: a),
     "charge-spin": (ChargeSpinPair, "dipole", with_charges_and_moments),
 }
+
+
+# -- for pretrained materials models (SevenNet, CHGNet): elements and distances they know -------
+
+
+def mgo(repeat=(2, 2, 2), seed=1) -> Atoms:
+    """Rock-salt MgO (8 atoms per cubic cell), rattled: 64 atoms by default."""
+    atoms = bulk("MgO", "rocksalt", a=4.21, cubic=True).repeat(repeat)
+    atoms.rattle(stdev=0.05, seed=seed)
+    atoms.wrap()
+    return atoms
+
+
+def co2_in_box(box=9.0, seed=2) -> Atoms:
+    """One rattled CO2 molecule in a periodic cubic box (its images more than 6 A away, the
+    largest cutoff of SevenNet and CHGNet): a gas-phase molecule, as in a GCMC insertion."""
+    from ase.build import molecule
+
+    atoms = molecule("CO2")
+    atoms.rattle(stdev=0.05, seed=seed)
+    atoms.cell = [box, box, box]
+    atoms.center()
+    atoms.pbc = True
+    return atoms

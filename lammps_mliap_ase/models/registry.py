@@ -32,12 +32,13 @@ from ase import Atoms
 
 from ..errors import CalculatorSetupError
 from ..serve.batch import AseBackend, Backend
-from . import ase_calculators, orb, shared, torchsim, uma
+from . import ase_calculators, chgnet, orb, sevennet, shared, torchsim, uma
 from .base import CalculatorSpec, offline_weights
 from .options import check
 
 #: One line per model family; their order is the order in which `make_backend` asks them.
-FAMILIES: tuple[ModuleType, ...] = (ase_calculators, shared, torchsim, orb, uma)
+FAMILIES: tuple[ModuleType, ...] = (ase_calculators, shared, torchsim, orb, uma, sevennet,
+                                     chgnet)
 
 REGISTRY: dict[str, Callable[..., CalculatorSpec]] = {
     name: build for family in FAMILIES for name, build in family.ENTRIES.items()}
