@@ -45,7 +45,7 @@ from lammps_mliap_ase.models.registry import make_calculator
 
 REPO = Path(__file__).resolve().parents[1]
 # SevenNet-0, real weights from the sevenn wheel; later: MODEL, MODEL_OPTIONS = "sevennet-0", {}
-MODEL, MODEL_OPTIONS = "sevenn.calculator:SevenNetCalculator", {"model": "7net-0"}
+MODEL, MODEL_OPTIONS = "sevennet-0", {}
 A_PER_PS = 1e3 * units.fs  # ASE velocity (A per ASE time unit) -> LAMMPS metal (A/ps)
 
 

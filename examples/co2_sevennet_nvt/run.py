@@ -28,7 +28,7 @@ from lammps_mliap_ase.cli.machine import describe
 from lammps_mliap_ase.cli.oneline import run_script
 
 # SevenNet-0, real weights from the sevenn wheel; later: MODEL, MODEL_OPTIONS = "sevennet-0", {}
-MODEL, MODEL_OPTIONS = "sevenn.calculator:SevenNetCalculator", {"model": "7net-0"}
+MODEL, MODEL_OPTIONS = "sevennet-0", {}
 EVERY = 10  # steps between samples
 SETTLE_STEPS = 200  # 0.1 ps: the start-up (see the README), left out of the mean
 INTACT_A = 1.4  # a C=O bond longer than this is breaking (they vibrate about 1.18 A)

@@ -81,7 +81,7 @@ def binding_energy(framework: Atoms, interface, dispersion: str | None, intra: f
     n = len(framework)
     place(lmp, co2)
     lmp.commands_string("fix hold framework setforce 0.0 0.0 0.0\n"
-                        "min_style cg\nminimize 0.0 1.0e-3 200 2000")
+                        "min_style cg\nminimize 0.0 0.01 100 400")
     e_complex = float(lmp.get_thermo("pe"))
     steps = int(lmp.get_thermo("step"))
     x = np.ctypeslib.as_array(lmp.extract_atom("x")[0], shape=(n + 3, 3)).copy()
