@@ -206,3 +206,21 @@ def test_gather_on_two_ranks_energy_only_chain_equals_full_chain(tmp_path):
     energy_only, full = numbers(logs[0]), numbers(logs[1])
     assert energy_only[-1, 1] > 10  # argon atoms were inserted (column: atoms)
     np.testing.assert_array_equal(energy_only, full)
+
+
+def test_an_unchanged_system_is_not_evaluated_again():
+    """fix widom asks for the energy of the unchanged box before every invocation; only the
+    first is evaluated (the full path gets this from the calculator's cache; a trial must
+    not cost more).  5 invocations x 3 insertions: 15 insertions + 1 box."""
+    calc = LennardJones(**example.ARGON)
+    lmp, interface = argon(calc)
+    evaluated: list[int] = []
+    interface._energy_function = lambda atoms: evaluated.append(len(atoms)) or float(
+        LennardJones(**example.ARGON).get_potential_energy(atoms))
+    lmp.commands_string("fix w all widom 1 3 1 29494 150.0 full_energy\nrun 0 post no")
+    calls = interface._calls
+    for _ in range(5):
+        lmp.command("run 1 pre no post no")
+    lmp.close()
+    assert interface._calls - calls > 15  # LAMMPS asked for the box's energy again and again
+    assert sorted(evaluated) == [21] * 15, evaluated  # the box: from the setup's full call

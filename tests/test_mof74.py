@@ -106,13 +106,13 @@ def test_chains_identical_native_and_bridge(system):
 
 
 def test_widom_identical_and_adsorbing(system):
-    mu = []
+    boltzmann = []  # <exp(-dU/kT)> of each invocation
     for energy in ("native", "bridge"):
         lmp = sim.make_lammps(system.framework, energy, run.interface_for(energy, None))
-        mu.append(sim.widom(lmp, run.SEED, 2, 20))
+        boltzmann.append(sim.widom(lmp, run.SEED, 2, 20))
         lmp.close()
-    assert mu[0] == pytest.approx(mu[1], rel=1e-8)
-    assert (mu[0] < 0).all()  # CO2 is attracted by the framework (mu_ex < 0)
+    assert boltzmann[0] == pytest.approx(boltzmann[1], rel=1e-8)
+    assert (boltzmann[0] > 1).all()  # CO2 is attracted by the framework (mu_ex < 0)
 
 
 def test_restart_files_leave_the_chain_unchanged(system, tmp_path):
@@ -196,19 +196,33 @@ def test_resume_continues_a_stopped_pressure(system, tmp_path):
 
 
 def test_model_path_is_the_whole_energy(tmp_path):
-    """--calc: a registry calculator is the whole energy (no coul/long, no kspace) and the
-    model's energy of a lone CO2 goes to fix gcmc as intra_energy; with two pressures they run
-    as replicas sharing the model in one `lammps-ase serve` (the GPU setup).  ASE's LJ stands
-    in for Orb/UMA here (the README shows Orb-v3 with random weights, too slow for CI)."""
+    """--calc: a registry calculator is the whole energy with D3 overlaid (no coul/long, no
+    kspace); the molecule's own energy (model + D3, through LAMMPS) goes to fix gcmc and fix
+    widom as intra_energy; (a) binding, (b) Widom, (d) trial cost and the isotherm run, the
+    latter as replicas sharing the model in one `lammps-ase serve`.  ASE's LJ (float64) stands
+    in for CHGNet/SevenNet-0 here (the README's run uses them): energy-only and full trials
+    then give the same chain."""
     report = run.main(["--calc", "lj", "--calc-opt", "sigma=3.0", "--calc-opt",
                        "epsilon=0.005", "--calc-opt", "rc=6.0", "--pressures", "0.5", "1.0",
                        "--cycles", "2", "--exchanges", "3", "--moves", "1", "--blocks", "1",
-                       "--equilibration", "0", "--out", str(tmp_path)])
+                       "--equilibration", "0", "--widom-blocks", "1", "--widom-insertions",
+                       "20", "--cost-cycles", "2", "--out", str(tmp_path)])
+    assert report["repeats"] == (2, 1, 1) and report["dispersion"] == "bj pbe 16.0 10.0"
+    assert report["co2_intra_eV"] != 0.0  # LJ and D3 between the three CO2 atoms
+    binding = report["binding"]
+    assert binding["E_bind_kJ_mol"] < 0 and binding["fmax_eV_A"] < 0.05
+    assert binding["E_bind_d3_kJ_mol"] < 0  # dispersion binds
+    widom = report["widom"]
+    assert widom["insertions"] == 20 == len(widom["distance_A"])
+    full, energy_only, no_overlap = report["trial_cost"]
+    assert full["energy_only_calls"] == 0 < energy_only["energy_only_calls"]
+    assert full["moves"] == energy_only["moves"]  # float64 LJ: the same chain
+    assert no_overlap["model_calls"] >= energy_only["model_calls"]
     for point in report["isotherm"]:
         assert point["cycles"] == 2
         assert point["moves"]["insertion attempts"] > 0
-        assert point["co2_reference_eV"] != 0.0  # LJ between the three CO2 atoms
-    assert "chains" not in report and "widom" not in report
+        assert point["co2_reference_eV"] == report["co2_intra_eV"]
+    assert "chains" not in report
     assert (tmp_path / "isotherm.png").exists()
 
 

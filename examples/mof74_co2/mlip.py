@@ -68,37 +68,56 @@ def open_site(framework: Atoms) -> tuple[int, np.ndarray]:
     return mg, direction / np.linalg.norm(direction)
 
 
-def binding_energy(framework: Atoms, interface, dispersion: str | None, intra: float,
+def binding_energy(framework: Atoms, interface, dispersion: str | None,
                    start_distance: float = 2.4) -> dict:
     """CO2 end-on at an open Mg site, minimised by LAMMPS with the framework fixed:
-    E_bind = E(MOF + CO2) - E(MOF) - E(CO2 alone), the CO2 relaxed in both (flexible here)."""
+    E_bind = E(MOF + CO2) - E(MOF) - E(CO2 alone), the CO2 relaxed in both (flexible here),
+    and its D3 share (LAMMPS' `compute pair dispersion/d3`)."""
     t0 = time.perf_counter()
     mg, direction = open_site(framework)
     o1 = framework.positions[mg] + start_distance * direction
     co2 = np.array([o1 + mof74.CO2_BOND * direction, o1, o1 + 2 * mof74.CO2_BOND * direction])
-    lmp = sim.make_lammps(framework, "model", interface, dispersion=dispersion)
-    e_mof = sim.potential_energy(lmp)
+    lmp = _with_parts(sim.make_lammps(framework, "model", interface, dispersion=dispersion),
+                      dispersion)
+    mof = _parts(lmp, dispersion)
     n = len(framework)
     place(lmp, co2)
     lmp.commands_string("fix hold framework setforce 0.0 0.0 0.0\n"
                         "min_style cg\nminimize 0.0 0.01 100 400")
-    e_complex = float(lmp.get_thermo("pe"))
     steps = int(lmp.get_thermo("step"))
-    x = np.ctypeslib.as_array(lmp.extract_atom("x")[0], shape=(n + 3, 3)).copy()
+    complex_ = _parts(lmp, dispersion)  # fresh energy and forces of the final geometry
+    order = np.argsort(np.ctypeslib.as_array(lmp.extract_atom("id"), shape=(n + 3,)))
+    x = np.ctypeslib.as_array(lmp.extract_atom("x")[0], shape=(n + 3, 3))[order]
+    f = np.ctypeslib.as_array(lmp.extract_atom("f")[0], shape=(n + 3, 3))[order]
+    fmax = float(np.linalg.norm(f[n:], axis=1).max())  # local order is not ID order
     lmp.close()
-    e_co2 = relaxed_co2(interface, dispersion)
+    co2_alone = relaxed_co2(interface, dispersion)
     bound = Atoms(numbers=np.r_[framework.numbers, 6, 8, 8], positions=x,
                   cell=framework.cell, pbc=True)
-    mg_o = float(min(bound.get_distance(mg, n + k, mic=True) for k in (1, 2)))
-    kjmol = kJ / mol
-    return {"E_bind_kJ_mol": (e_complex - e_mof - e_co2) / kjmol,
-            "mg_o_A": mg_o, "mg_o_c_deg": float(bound.get_angle(mg, n + 1, n, mic=True)
-                                                if bound.get_distance(mg, n + 1, mic=True)
-                                                < bound.get_distance(mg, n + 2, mic=True)
-                                                else bound.get_angle(mg, n + 2, n, mic=True)),
-            "minimize_steps": steps, "E_co2_relaxed_eV": e_co2,
-            "E_co2_rigid_template_eV": intra,
-            "wall_s": time.perf_counter() - t0}
+    # the closest Mg...O(CO2) contact: the molecule may settle at another open site
+    mgs = np.flatnonzero(framework.numbers == 12)
+    _, d = get_distances(x[n + 1:], x[mgs], cell=framework.cell, pbc=True)
+    k, m = np.unravel_index(np.argmin(d), d.shape)
+    bind = (complex_ - mof - co2_alone) / (kJ / mol)
+    return {"E_bind_kJ_mol": float(bind[0]), "E_bind_d3_kJ_mol": float(bind[1]),
+            "E_bind_model_kJ_mol": float(bind[0] - bind[1]),
+            "mg_o_A": float(d[k, m]),
+            "mg_o_c_deg": float(bound.get_angle(int(mgs[m]), n + 1 + int(k), n, mic=True)),
+            "start_mg": mg, "bound_mg": int(mgs[m]), "fmax_eV_A": fmax,
+            "minimize_steps": steps, "E_co2_relaxed_eV": float(co2_alone[0]),
+            "co2_positions_A": x[n:].tolist(), "wall_s": time.perf_counter() - t0}
+
+
+def _with_parts(lmp, dispersion: str | None):
+    if dispersion:
+        lmp.command("compute d3 all pair dispersion/d3")
+    return lmp
+
+
+def _parts(lmp, dispersion: str | None) -> np.ndarray:
+    """(total, D3) potential energy (eV) of the current state, freshly evaluated."""
+    total = sim.potential_energy(lmp)
+    return np.array([total, lmp.extract_compute("d3", 0, 0) if dispersion else 0.0])
 
 
 def place(lmp, co2: np.ndarray) -> None:
@@ -108,15 +127,15 @@ def place(lmp, co2: np.ndarray) -> None:
         lmp.command(f"create_atoms {1 if k == 0 else 2} single {x!r} {y!r} {z!r} units box")
 
 
-def relaxed_co2(interface, dispersion: str | None, box: float = 30.0) -> float:
-    """The model's energy (eV) of one CO2 relaxed alone in a `box` A cube (the reference of a
+def relaxed_co2(interface, dispersion: str | None, box: float = 30.0) -> np.ndarray:
+    """(total, D3) energy (eV) of one CO2 relaxed alone in a `box` A cube (the reference of a
     binding energy)."""
-    lmp = sim.make_lammps(Atoms(cell=np.eye(3) * box, pbc=True), "model", interface,
-                          dispersion=dispersion)
+    lmp = _with_parts(sim.make_lammps(Atoms(cell=np.eye(3) * box, pbc=True), "model",
+                                      interface, dispersion=dispersion), dispersion)
     half = box / 2
     place(lmp, half + np.array([[0, 0, 0], [0, 0, 1.16], [0, 0, -1.16]]))
     lmp.commands_string("min_style cg\nminimize 0.0 1.0e-4 200 2000")
-    energy = float(lmp.get_thermo("pe"))
+    energy = _parts(lmp, dispersion)
     lmp.close()
     return energy
 
@@ -124,62 +143,67 @@ def relaxed_co2(interface, dispersion: str | None, box: float = 30.0) -> float:
 # -- (b) Widom insertions --------------------------------------------------------------------
 
 class InsertionRecorder:
-    """Wraps the interface's energy-only path (the one fix widom's insertions take) and keeps,
-    for every system with a CO2, the CO2's shortest distance to the framework and the energy:
-    the overlap filter of `widom` and the insertion statistics come from these."""
+    """Wraps the interface's energy-only path (the one fix widom's insertions take) and keeps
+    the shortest distance between the inserted CO2 and the framework of every system with a
+    CO2: the overlap rule of the GCMC runs, applied to Widom's insertions afterwards."""
 
     def __init__(self, interface, n_framework: int) -> None:
         from lammps_mliap_ase.models.registry import energy_function
 
         self.energy = energy_function(interface.calculator)
         self.n = n_framework
-        self.records: list[tuple[float, float]] = []
+        self.distances: list[float] = []
         interface._energy_function = self
 
     def __call__(self, atoms: Atoms) -> float:
-        energy = self.energy(atoms)
         if len(atoms) == self.n + 3:
             _, d = get_distances(atoms.positions[self.n:], atoms.positions[:self.n],
                                  cell=atoms.cell, pbc=atoms.pbc)
-            self.records.append((float(d.min()), energy))
-        return energy
+            self.distances.append(float(d.min()))
+        return self.energy(atoms)
 
 
 def widom(system, interface, dispersion: str | None, intra: float, seed: int,
-          invocations: int, insertions: int) -> dict:
-    """mu_ex and the Henry coefficient of CO2 at infinite dilution, 298 K: LAMMPS' fix widom
-    (every insertion counts) and, from the same insertions, with the overlap rule of the GCMC
-    runs (insertions closer than OVERLAP to the framework count as rejected: weight 0)."""
+          insertions: int) -> dict:
+    """mu_ex and the Henry coefficient of CO2 at infinite dilution, 298 K, by LAMMPS' fix widom
+    with one insertion per invocation, so that each invocation's Boltzmann factor is that
+    insertion's exp(-dU/kT) (dU: model + D3 - the molecule's own energy): every insertion
+    counted, and
+    with the overlap rule of the GCMC runs (insertions with an atom closer than OVERLAP to
+    the framework rejected: weight 0)."""
     t0 = time.perf_counter()
     lmp = sim.make_lammps(system.framework, "model", interface, dispersion=dispersion)
     recorder = InsertionRecorder(interface, len(system.framework))
-    e_empty = sim.potential_energy(lmp)
-    mu_lammps = sim.widom(lmp, seed, invocations, insertions, intra)
+    weights = sim.widom(lmp, seed, insertions, 1, intra)  # exp(-dU/kT) of each insertion
     lmp.close()
-    records = np.array(recorder.records)
+    distance = np.array(recorder.distances)
+    if len(distance) != len(weights):
+        raise RuntimeError(f"{len(weights)} insertions but {len(distance)} recorded systems")
     kt = kB * mof74.TEMPERATURE
-    du = records[:, 1] - e_empty - intra
-    weights = np.exp(-du / kt)
-    kept = records[:, 0] >= OVERLAP
+    with np.errstate(divide="ignore"):
+        du = -kt * np.log(weights)  # inf where the factor underflowed (atoms on atoms)
+    kept = distance >= OVERLAP
     density = system.mass / 1000.0 / (system.framework.get_volume() * 1e-30 * 6.02214076e23)
 
     def summary(w: np.ndarray) -> dict:
-        mean = w.mean()
         blocks = np.array([b.mean() for b in np.array_split(w, 5)])
-        mu = -kt * math.log(mean)
+        mu = -kt * math.log(w.mean())
         mu_blocks = -kt * np.log(np.maximum(blocks, 1e-300))
         henry = math.exp(-mu / kt) / (density * 8.314462618 * mof74.TEMPERATURE)  # mol/kg/Pa
         return {"mu_ex_kJ_mol": mu / (kJ / mol),
                 "mu_ex_err_kJ_mol": float(mu_blocks.std(ddof=1) / math.sqrt(5)) / (kJ / mol),
-                "henry_mmol_g_bar": henry * 1e5}
+                "henry_mmol_g_bar": henry * 1e5,
+                "top_insertion_share": float(w.max() / w.sum())}
 
-    kt_mu = float(-kt * np.log(np.exp(-mu_lammps / kt).mean())) / (kJ / mol)
-    return {"insertions": len(records), "lammps_mu_ex_kJ_mol": kt_mu,
-            "all": summary(weights), "overlap_filtered": summary(np.where(kept, weights, 0.0)),
+    lowest = int(np.argmin(du))
+    return {"insertions": len(du), "all": summary(weights),
+            "overlap_filtered": summary(np.where(kept, weights, 0.0)),
             "closer_than_overlap": int((~kept).sum()),
-            "lowest_dU_kJ_mol": float(du.min() / (kJ / mol)),
-            "lowest_dU_distance_A": float(records[np.argmin(du), 0]),
+            "lowest_dU_kJ_mol": float(du[lowest] / (kJ / mol)),
+            "lowest_dU_distance_A": float(distance[lowest]),
             "lowest_dU_kept_kJ_mol": float(du[kept].min() / (kJ / mol)) if kept.any() else None,
+            "dU_kJ_mol": [float(x) if np.isfinite(x) else None for x in du / (kJ / mol)],
+            "distance_A": distance.tolist(),
             "wall_s": time.perf_counter() - t0}
 
 

