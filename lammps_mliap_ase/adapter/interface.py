@@ -305,6 +305,12 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
         atoms = self._prepare(data, units, numbers, positions, charges, magmoms, data.pbc,
                               self._info(charges, magmoms))
         calc = self.calculator
+        last = getattr(calc, "atoms", None)
+        if last is not None and last is not atoms and same_up_to_images(last, atoms):
+            # the system the calculator has just evaluated, some atoms re-wrapped by LAMMPS:
+            # ask about its own copy, so that its cached results answer (forces, stress and
+            # energies do not change under lattice translations)
+            atoms = last
         if self._energy_only(data):
             return self._energy_alone(calc, atoms)
         # what LAMMPS asked for, decided once: announced to the calculator, then fetched
@@ -369,13 +375,10 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
     def _known_energy(self, calc, atoms) -> float | None:
         last = getattr(calc, "atoms", None)
         results = getattr(calc, "results", None) or {}
-        if last is not None and "energy" in results and not compare_atoms(last, atoms) \
-                and last.info == atoms.info:
+        if last is not None and "energy" in results and same_up_to_images(last, atoms):
             return float(results["energy"])
-        if self._last_trial is not None:
-            trial, energy = self._last_trial
-            if not compare_atoms(trial, atoms) and trial.info == atoms.info:
-                return energy
+        if self._last_trial is not None and same_up_to_images(self._last_trial[0], atoms):
+            return self._last_trial[1]
         return None
 
     def _energy_only(self, data) -> bool:
@@ -433,6 +436,23 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
         if key not in self._warned:
             self._warned.add(key)
             warnings.warn(f"lammps-mliap-ase: {message}", stacklevel=2)
+
+
+def same_up_to_images(a, b, tol: float = 1e-10) -> bool:
+    """Whether two ase.Atoms are one system: the same atoms, cell, pbc, charges, moments and
+    info, each position the same up to a lattice vector along periodic directions (Angstrom
+    `tol`).  Why images: LAMMPS wraps atoms back into the box when it re-neighbours (fix gcmc
+    and widom re-neighbour at every trial), so an unchanged system comes back with some atoms
+    shifted by a box vector."""
+    if len(a) != len(b) or a.info != b.info or compare_atoms(
+            a, b, excluded_properties={"positions"}):
+        return False
+    shift = b.positions - a.positions
+    if a.pbc.any():
+        frac = np.linalg.solve(a.cell.array.T, shift.T).T
+        frac[:, a.pbc] -= np.round(frac[:, a.pbc])
+        shift = frac @ a.cell.array
+    return bool(np.abs(shift).max(initial=0.0) <= tol)
 
 
 def _announce(calc, properties: list[str]) -> None:
