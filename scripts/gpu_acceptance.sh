@@ -7,9 +7,11 @@
 #   scripts/gpu_acceptance.sh --dry-run [--out DIR]          # CPU, tiny sizes, < 3 min (CI)
 #   scripts/gpu_acceptance.sh --no-install --device cpu      # the stages, installed environment
 #
-#   --carry DIR     what scripts/gpu_prepare.sh wrote: the offline bundle (*.tar.xz), site/
-#                   (model packages installed for the node's Python, e.g. SevenNet) and
-#                   mof74_unit.cif; everything in it is optional except the bundle when installing
+#   --carry DIR     what scripts/gpu_prepare.sh wrote: the offline bundle (*.tar.xz),
+#                   site.tar.xz (model packages installed for the node's Python: SevenNet,
+#                   CHGNet; unpacked under $TMPDIR and put on PYTHONPATH; a folder site/ is
+#                   used as it is) and mof74_unit.cif; everything in it is optional except the
+#                   bundle when installing
 #   --bundle PATH   the offline bundle (default: the one in --carry)
 #   --python PATH   the node's interpreter (default: python3 on PATH; with --dry-run/--no-install
 #                   the repository's .venv if present)
@@ -58,7 +60,19 @@ mkdir -p "$out"
 if [ -n "$carry" ]; then
     [ -d "$carry" ] || die "--carry $carry is not a folder (scripts/gpu_prepare.sh makes it)"
     [ -n "$bundle" ] || bundle=$(ls "$carry"/lammps-mliap-ase-bundle-*.tar.xz 2>/dev/null | head -n1)
-    [ -d "$carry/site" ] && export PYTHONPATH="$carry/site${PYTHONPATH:+:$PYTHONPATH}"
+    site=""
+    if [ -f "$carry/site.tar.xz" ]; then
+        site=$(mktemp -d "${TMPDIR:-/tmp}/lammps-mliap-ase-site.XXXXXX")
+        trap 'rm -rf "$site"' EXIT
+        tar -xJf "$carry/site.tar.xz" -C "$site" || die "cannot unpack $carry/site.tar.xz"
+    elif [ -d "$carry/site" ]; then
+        site=$carry/site
+    fi
+    if [ -n "$site" ]; then
+        export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}"
+        log "model packages from $site: $(cd "$site" && ls -d *.dist-info 2>/dev/null \
+            | sed 's/\.dist-info$//' | tr '\n' ' ')"
+    fi
 fi
 
 if [ $install = 1 ]; then
