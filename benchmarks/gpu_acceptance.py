@@ -632,14 +632,14 @@ def run_all(args) -> int:
         share = left / sum(profile.limits[s] for s in args.stages[k:])
         limit = profile.limits[stage] * min(1.0, share)
         specs = STAGE_ROWS[stage][0](profile)
+        chosen = [i for i, spec in enumerate(specs) if selected(args, stage, spec)]
         entry = {"limit_s": limit, "rows": []}
         record["stages"][stage] = entry
         t0 = time.monotonic()
-        print(f"\n== stage {stage} ({len(specs)} rows, limit {limit:.0f} s)", flush=True)
-        for row, spec in enumerate(specs):
+        print(f"\n== stage {stage} ({len(chosen)} rows, limit {limit:.0f} s)", flush=True)
+        for row in chosen:  # a row's number is its place in specs, also with --models
+            spec = specs[row]
             model = STAGE_ROWS[stage][2](spec)
-            if args.models and (model or "native") not in args.models:
-                continue  # not asked for (--models); the row number stays its place in specs
             remaining = limit - (time.monotonic() - t0)
             if remaining < 5:
                 entry["rows"].append({"spec": spec, "model": label(model) if model else NATIVE,
@@ -658,6 +658,11 @@ def run_all(args) -> int:
     (args.out / "gpu.md").write_text(text)
     print("\n" + text, flush=True)
     return 0 if all(s["status"] == "ok" for s in record["stages"].values()) else 1
+
+
+def selected(args, stage: str, spec) -> bool:
+    """Whether --models (if given) asks for this row: its registry model, or 'native'."""
+    return not args.models or (STAGE_ROWS[stage][2](spec) or "native") in args.models
 
 
 def save(out: Path, stage: str, record: dict) -> None:
@@ -693,6 +698,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--row", type=int, help=argparse.SUPPRESS)  # --stage S --row K
     ap.add_argument("--machine", action="store_true", help=argparse.SUPPRESS)  # its process
     args = ap.parse_args(argv)
+    known = ("native", ORB_DIRECT, ORB_CONSERVATIVE, *REAL_WEIGHTS)
+    if set(args.models or ()) - set(known):
+        ap.error(f"--models: give some of {', '.join(known)}")
     if args.machine:
         print(json.dumps(machine(args.device)))
         return 0
