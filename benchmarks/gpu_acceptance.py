@@ -3,6 +3,7 @@
     python benchmarks/gpu_acceptance.py --out DIR --device cuda --budget 480   # the GPU node
     python benchmarks/gpu_acceptance.py --out DIR --device cpu                # CPU rehearsal
     python benchmarks/gpu_acceptance.py --out DIR --dry-run                   # CI: tiny, < 3 min
+    python benchmarks/gpu_acceptance.py --out DIR --device cpu --stages gcmc --models chgnet
 
 `scripts/gpu_acceptance.sh` installs the offline bundle first and then runs this.
 
@@ -12,9 +13,11 @@ value (exactness, MD speed, replicas, GCMC trials), each under its share of the 
 every row (a model, a size, a replica count) runs in a process of its own (a hang or a crash
 costs that row only) and ``<out>/<stage>.json`` is rewritten after every row.  At the end
 ``gpu.json`` (the machine + every stage) and ``gpu.md`` (the summary tables, also printed) are
-written.  The sizes of each stage are in PROFILES: the GPU
-sizes follow issue 17 (Orb-v3 direct at ~100/800/5000 atoms, replicas at ~200 atoms), the CPU
-ones are what 2 cores do in a few minutes, the dry run only shows that every path still works.
+written.  ``--stages`` and ``--models`` run a part (a rerun of what a run cut short).  The sizes
+of each stage are in PROFILES: the GPU sizes follow issue 17 (Orb-v3 direct at ~100/800/5000
+atoms, replicas at ~200 atoms) plus the models with real weights (SevenNet-0 and CHGNet at ~800
+atoms; their GCMC trial cost with and without energy-only trials, issue 20), the CPU ones are
+what 2 cores do in a few minutes, the dry run only shows that every path still works.
 """
 
 from __future__ import annotations
@@ -38,7 +41,9 @@ MOF = REPO / "examples" / "mof74_co2"
 STAGES = ("exactness", "md", "replicas", "gcmc")
 ORB_DIRECT = "orb-v3-direct-20-omat"
 ORB_CONSERVATIVE = "orb-v3-conservative-20-omat"
-SEVENNET = "sevenn.calculator:SevenNetCalculator"  # SevenNet-0: real weights from its wheel
+SEVENNET = "sevennet-0"  # real weights from sevenn's wheel (models/sevennet.py)
+CHGNET = "chgnet"  # CHGNet 0.3.0, real weights from chgnet's wheel (models/chgnet.py)
+REAL_WEIGHTS = {SEVENNET: ("SevenNet-0", "sevenn"), CHGNET: ("CHGNet 0.3.0", "chgnet")}
 TARGET_NS_PER_DAY = 24.0  # the earlier study: Orb-v3, ~800 atoms, 2 fs, one H100
 TARGET_SHARED_OVER_OWN = 4.0  # issue 17: shared server >= 4x 8 own processes at ~200 atoms
 # Exact bridge (float64): the tolerances of tests/conftest.assert_matches.  float32: those of
@@ -59,48 +64,55 @@ class Profile:
     replica_atoms: int
     replica_counts: tuple[int, ...]
     replica_steps: int
-    gcmc_cycles: int
+    gcmc_cycles: int  # per chain: each model row runs two, energy-only trials and full
     gcmc_trials: tuple[int, int]  # exchange and move trials per cycle
     gcmc_models: tuple[str, ...]
     limits: dict[str, float] = field(default_factory=dict)
+    gcmc_small: bool = False  # the model's smallest supercell (108 atoms), not the 864-atom one
 
 
 PROFILES = {
+    # GPU: the GCMC stage's 2 x 5 cycles of 20 trials per model were estimated, not yet
+    # measured (CPU: CHGNet ~4.5 s a full evaluation of the 864-atom framework, ~1 s energy-only)
     "gpu": Profile(exact_atoms=96,
                    md=((ORB_DIRECT, (100, 800, 5000)), (ORB_CONSERVATIVE, (800,)),
-                       (SEVENNET, (800,))),
+                       (SEVENNET, (800,)), (CHGNET, (800,))),
                    md_min_time=0.5, md_repeats=3, replica_atoms=200,
-                   replica_counts=(1, 2, 4, 8, 16), replica_steps=50, gcmc_cycles=10,
-                   gcmc_trials=(15, 5), gcmc_models=(ORB_DIRECT, SEVENNET),
-                   limits={"exactness": 40, "md": 100, "replicas": 120, "gcmc": 50}),
-    "cpu": Profile(exact_atoms=96, md=((ORB_DIRECT, (100, 300)), (SEVENNET, (100,))),
+                   replica_counts=(1, 2, 4, 8, 16), replica_steps=50, gcmc_cycles=5,
+                   gcmc_trials=(15, 5), gcmc_models=(SEVENNET, CHGNET, ORB_DIRECT),
+                   limits={"exactness": 50, "md": 130, "replicas": 120, "gcmc": 120}),
+    "cpu": Profile(exact_atoms=96,
+                   md=((ORB_DIRECT, (100, 300)), (SEVENNET, (100,)), (CHGNET, (100,))),
                    md_min_time=0.5, md_repeats=3, replica_atoms=100, replica_counts=(1, 2, 4),
-                   replica_steps=3, gcmc_cycles=3, gcmc_trials=(15, 5),
-                   gcmc_models=(ORB_DIRECT, SEVENNET),
-                   limits={"exactness": 240, "md": 420, "replicas": 420, "gcmc": 300}),
+                   replica_steps=3, gcmc_cycles=1, gcmc_trials=(15, 5),
+                   gcmc_models=(SEVENNET, CHGNET, ORB_DIRECT),
+                   limits={"exactness": 240, "md": 420, "replicas": 420, "gcmc": 480}),
     "dry": Profile(exact_atoms=24, md=((ORB_DIRECT, (24,)),), md_min_time=0.05, md_repeats=1,
                    replica_atoms=24, replica_counts=(1, 2), replica_steps=2, gcmc_cycles=1,
-                   gcmc_trials=(2, 1), gcmc_models=(ORB_DIRECT,),
+                   gcmc_trials=(2, 1), gcmc_models=(SEVENNET,), gcmc_small=True,
                    limits={"exactness": 60, "md": 45, "replicas": 60, "gcmc": 60}),
 }
 
 
 def options_for(model: str, device: str, precision: str = "float32-high") -> dict:
-    """Registry options: Orb-v3 with seeded random weights (no hub here), SevenNet-0 real."""
-    if model == SEVENNET:
-        return {"model": "7net-0", "device": device}
+    """Registry options: Orb-v3 with seeded random weights (no hub here); SevenNet-0 and CHGNet
+    with the real weights their wheels ship (float32, the device their only option)."""
+    if model in REAL_WEIGHTS:
+        return {"device": device}
     return {"random_weights": True, "seed": 7, "device": device, "precision": precision}
 
 
 def label(model: str) -> str:
-    return "SevenNet-0 (real weights)" if model == SEVENNET else f"{model} (random weights)"
+    if model in REAL_WEIGHTS:
+        return f"{REAL_WEIGHTS[model][0]} (real weights)"
+    return f"{model} (random weights)"
 
 
 def missing(model: str) -> str | None:
     """Why `model` cannot run in this environment (None: it can)."""
     import importlib.util
 
-    module = "sevenn" if model == SEVENNET else "orb_models"
+    module = REAL_WEIGHTS[model][1] if model in REAL_WEIGHTS else "orb_models"
     if importlib.util.find_spec(module) is None:
         return f"{module} is not installed"
     return None
@@ -115,7 +127,7 @@ def missing(model: str) -> str | None:
 
 def exactness_rows(p: Profile) -> list:
     return [[ORB_DIRECT, "float64"], [ORB_CONSERVATIVE, "float64"],
-            [ORB_DIRECT, "float32-high"], [SEVENNET, "float32"]]
+            [ORB_DIRECT, "float32-high"], [SEVENNET, "float32"], [CHGNET, "float32"]]
 
 
 def bridge_results(atoms, calculator):
@@ -241,50 +253,103 @@ def gcmc_rows(p: Profile) -> list:
     return ["native", *p.gcmc_models]
 
 
-def framework(cif: str | None):
-    """The Mg-MOF-74 supercell of examples/mof74_co2 (from a CIF file, else core-mof)."""
+def framework(cif: str | None, small: bool = False):
+    """The Mg-MOF-74 supercell of examples/mof74_co2 (from a CIF file, else core-mof): the
+    classical force field's (864 atoms), or with `small` the smallest a model allows (108)."""
     sys.path.insert(0, str(MOF))
+    import mlip
     import mof74
 
     unit = mof74.load_framework(Path(cif).read_text() if cif else None)
-    return mof74.supercell(unit, mof74.repeats_for(unit.cell.array))
+    repeats = mlip.repeats_for_model if small else mof74.repeats_for
+    return mof74.supercell(unit, repeats(unit.cell.array))
 
 
 def gcmc_row(p: Profile, device: str, model: str, cif: str | None) -> dict:
     """Time per fix gcmc trial (the example's 15 exchange + 5 move trials a cycle, 1 bar, 298 K;
     fewer in the dry run) with the model as the whole energy, next to the classical force field
-    natively.  Energy-only trials do not exist yet (issue 20): every trial computes forces that
-    fix gcmc discards."""
+    natively.  A model row runs the chain twice from the empty framework, same seed and cycles:
+    energy-only trials (the default: LAMMPS' ENERGY_ONLY calls get the model's energy alone,
+    docs/energy-only.md), then full evaluations (``energy_only_trials=False``: every trial
+    computes forces that fix gcmc discards), one calculator for both.  The energy-only chain is
+    kept in the row file as soon as it is done, so a row cut during the full chain still
+    reports it."""
     sys.path.insert(0, str(MOF))
-    import run as mof_run
     import simulation as sim
 
-    from lammps_mliap_ase import UniversalASEUnifiedMLIAPInterface
-
-    host = framework(cif)
+    host = framework(cif, p.gcmc_small)
     exchanges, moves = p.gcmc_trials
     trials = p.gcmc_cycles * (exchanges + moves)
-    interface, intra = None, 0.0
-    if model != "native":
-        interface = UniversalASEUnifiedMLIAPInterface.from_registry(model,
-                                                                    options_for(model, device))
-        intra = mof_run.co2_reference_energy(interface)
-    lmp = sim.make_lammps(host, "native" if model == "native" else "model", interface)
-    sim.add_gcmc(lmp, 1.0, 29494, exchanges, moves, intra)
-    calls = interface._calls if interface else 0  # compute_forces calls: energy evaluations
+    row = {"model": NATIVE if model == "native" else label(model),
+           "framework_atoms": len(host), "cycles": p.gcmc_cycles, "trials": trials,
+           "pressure_bar": 1.0}
+    if model == "native":
+        lmp = sim.make_lammps(host, "native")
+        sim.add_gcmc(lmp, 1.0, GCMC_SEED, exchanges, moves)
+        row |= gcmc_chain(sim, lmp, p, host, None, trials)
+        print(f"gcmc {row['model']}: {row['ms_per_trial']:.2f} ms/trial", flush=True)
+        return row
+
+    from lammps_mliap_ase import UniversalASEUnifiedMLIAPInterface
+    from lammps_mliap_ase.models.registry import check_options, energy_function, make_calculator
+
+    spec = make_calculator(model, **check_options(model, options_for(model, device)))
+    intra = None
+    for way, energy_only in (("energy_only", True), ("full", False)):
+        interface = UniversalASEUnifiedMLIAPInterface(
+            spec.calculator, **{**spec.interface_options, "energy_only_trials": energy_only})
+        if intra is None:  # a lone CO2 through LAMMPS: what an insertion must not count
+            intra = row["co2_intra_eV"] = sim.intra_energy(interface)
+        if energy_only:  # the first call of the energy-only path, outside the timing
+            energy_function(spec.calculator)(host.copy())
+        lmp = sim.make_lammps(host, "model", interface)
+        sim.add_gcmc(lmp, 1.0, GCMC_SEED, exchanges, moves, intra)  # run 0: a full evaluation
+        row[way] = gcmc_chain(sim, lmp, p, host, interface, trials)
+        print(f"gcmc {row['model']} {way.replace('_', '-')}: {row[way]['ms_per_trial']:.2f} "
+              f"ms/trial ({row[way]['evaluations']} evaluations, "
+              f"{row[way]['energy_only_evaluations']} energy-only)", flush=True)
+        save_partial(row)
+    eo, full = row["energy_only"], row["full"]
+    row["full_over_energy_only"] = full["ms_per_trial"] / eo["ms_per_trial"]
+    row["same_chain"] = (eo["final_co2"], eo["moves"]) == (full["final_co2"], full["moves"])
+    print(f"gcmc {row['model']}: full / energy-only = {row['full_over_energy_only']:.2f} per "
+          f"trial; the same chain: {row['same_chain']}", flush=True)
+    return row
+
+
+GCMC_SEED = 29494
+
+
+def gcmc_chain(sim, lmp, p: Profile, host, interface, trials: int) -> dict:
+    """The timed cycles of one chain (LAMMPS set up with its fix gcmc), then `lmp` closed:
+    wall time, the model's share (inside the bridge's compute_forces), its calls."""
+    spent = [0.0]
+    if interface is not None:
+        inner = interface.compute_forces
+
+        def timed(data, inner=inner, spent=spent):
+            t = time.perf_counter()
+            try:
+                return inner(data)
+            finally:
+                spent[0] += time.perf_counter() - t
+
+        interface.compute_forces = timed  # LAMMPS calls the instance's attribute
+        calls, only = interface._calls, interface.energy_only_calls
     start = time.perf_counter()
     counts = sim.cycles(lmp, p.gcmc_cycles, len(host))
     wall = time.perf_counter() - start
-    evaluations = (interface._calls - calls) if interface else None
-    row = {"model": NATIVE if model == "native" else label(model),
-           "framework_atoms": len(host), "cycles": p.gcmc_cycles, "trials": trials,
-           "pressure_bar": 1.0, "wall_s": wall,
-           "ms_per_trial": 1e3 * wall / trials, "evaluations": evaluations,
-           "ms_per_evaluation": 1e3 * wall / evaluations if evaluations else None,
-           "final_co2": int(counts[-1]), "moves": sim.move_counts(lmp)}
+    moves = sim.move_counts(lmp)
     lmp.close()
-    print(f"gcmc {row['model']}: {row['ms_per_trial']:.2f} ms/trial", flush=True)
-    return row
+    chain = {"wall_s": wall, "ms_per_trial": 1e3 * wall / trials,
+             "final_co2": int(counts[-1]), "moves": moves}
+    if interface is None:
+        return chain | {"evaluations": None}
+    evaluations = interface._calls - calls
+    return chain | {"evaluations": evaluations,
+                    "energy_only_evaluations": interface.energy_only_calls - only,
+                    "model_ms_per_trial": 1e3 * spent[0] / trials,
+                    "ms_per_evaluation": 1e3 * wall / evaluations if evaluations else None}
 
 
 # stage: (its rows, the function that measures one, the registry model a row needs or None)
@@ -295,7 +360,12 @@ STAGE_ROWS = {
     "gcmc": (gcmc_rows, gcmc_row, lambda spec: None if spec == "native" else spec),
 }
 NATIVE = "classical LJ + Coulomb (native LAMMPS)"
-ENERGY_ONLY = "not available: the bridge always asks for forces (issue 20)"
+ENERGY_ONLY = ("energy-only: fix gcmc's trials get the model's energy alone (the default, "
+               "docs/energy-only.md); full: `energy_only_trials=False`, every trial also "
+               "computes forces that fix gcmc discards; both chains from the empty framework "
+               "with the same seed and cycles, one calculator; 'same chain': the same final "
+               "CO2 count and move statistics. Evaluations: the model's calls (energy-only "
+               "ones in brackets); model ms: the time inside the bridge")
 
 
 # -- the machine and the summary ----------------------------------------------------------------
@@ -378,12 +448,12 @@ def summary(record: dict) -> str:
                    f"{1e3 * r['a_calc']:.2f} | {1e3 * r['b_bridge']:.2f} | "
                    f"{100 * r['overhead_b']:+.1f} % | {r['ns_per_day_2fs']:.2f}"),
                lambda r: f"{r['model']} | {r.get('N') or r['spec'][1]}"),
-        "gcmc": ("## GCMC trials: CO2 in Mg-MOF-74 at 1 bar",
-                 "| energy | framework atoms | trials | ms per trial | evaluations | "
-                 "ms per evaluation | CO2 at the end |", lambda r: (
-                     f"{r['framework_atoms']} | {r['trials']} | {r['ms_per_trial']:.2f} | "
-                     f"{_f(r['evaluations'], '{}')} | {_f(r['ms_per_evaluation'], '{:.2f}')} | "
-                     f"{r['final_co2']}"), lambda r: r["model"]),
+        "gcmc": ("## GCMC trials: CO2 in Mg-MOF-74 at 1 bar, with and without energy-only "
+                 "trials", "| energy | framework atoms | trials per chain | ms per trial, "
+                 "energy-only | ms per trial, full | full / energy-only | evaluations "
+                 "(energy-only), energy-only / full | model ms per trial, energy-only / full | "
+                 "CO2 at the end, energy-only / full | same chain |", _gcmc_cells,
+                 lambda r: r["model"]),
     }
     for stage in STAGES:
         if stage == "replicas":
@@ -394,11 +464,35 @@ def summary(record: dict) -> str:
             continue
         heading, header, cells, first = table[stage]
         lines += ["", heading, "", header, "|" + " --- |" * (header.count("|") - 1)]
-        lines += [f"| {first(r)} | {_problem(r) or cells(r)} |" for r in rows]
+        lines += [f"| {first(r)} | {cells(r) if r.get('partial') else _problem(r) or cells(r)} |"
+                  for r in rows]
+        lines += [f"\n{r['model']}: {_problem(r)}; the row keeps what it measured before."
+                  for r in rows if r.get("partial")]
         if stage == "gcmc":
-            lines.append(f"\nEnergy-only trials: {ENERGY_ONLY}.")
+            lines.append(f"\nTrials: {ENERGY_ONLY}.")
     lines += ["", "## Goals", ""] + [f"- {g}" for g in goals(record)]
     return "\n".join(lines) + "\n"
+
+
+def _gcmc_cells(r: dict) -> str:
+    """A GCMC row: native (one chain) or a model (energy-only and full chains; a row cut
+    during the full chain has the energy-only one only)."""
+    if "energy_only" not in r:  # native LAMMPS: energy-only does not apply
+        return (f"{r['framework_atoms']} | {r['trials']} | {r['ms_per_trial']:.2f} | – | – | "
+                f"– | – | {r['final_co2']} | –")
+    eo, full = r["energy_only"], r.get("full") or {}
+
+    def both(key: str, fmt: str) -> str:
+        return f"{_f(eo.get(key), fmt)} / {_f(full.get(key), fmt)}"
+
+    evaluations = " / ".join(
+        f"{c['evaluations']} ({c['energy_only_evaluations']})" if c else "–" for c in (eo, full))
+    same = r.get("same_chain")
+    return (f"{r['framework_atoms']} | {r['trials']} | {eo['ms_per_trial']:.2f} | "
+            f"{_f(full.get('ms_per_trial'), '{:.2f}')} | "
+            f"{_f(r.get('full_over_energy_only'), '{:.2f}')} | {evaluations} | "
+            f"{both('model_ms_per_trial', '{:.2f}')} | {both('final_co2', '{}')} | "
+            f"{_f(same, '{}')}")
 
 
 def _replicas_table(stages: dict) -> list[str]:
@@ -441,6 +535,11 @@ def goals(record: dict) -> list[str]:
         found.append(f"replicas, N = 8: shared / own = {ratio:.2f} (goal >= "
                      f"{TARGET_SHARED_OVER_OWN:.0f}): "
                      f"{'met' if ratio >= TARGET_SHARED_OVER_OWN else 'not met'}")
+    for r in stages.get("gcmc", {}).get("rows", []):
+        if "energy_only" in r and "full" in r:
+            found.append(f"GCMC, {r['model']}: {r['energy_only']['ms_per_trial']:.1f} ms per "
+                         f"trial with energy-only trials, {r['full']['ms_per_trial']:.1f} ms "
+                         f"with full evaluations ({r['full_over_energy_only']:.2f}x)")
     done = _measured(stages, "exactness")
     if done:
         found.append(f"exactness: {sum(r['passed'] for r in done)} of {len(done)} models within "
@@ -470,13 +569,34 @@ def run_row(args, stage: str, k: int, spec, limit: float) -> dict:
         printed = exc.stdout or b""
         sys.stdout.write(printed.decode(errors="replace") if isinstance(printed, bytes)
                          else printed)
-        return base | {"failed": f"cut at the stage's time limit ({limit:.0f} s left)"}
+        return base | kept(result) | {
+            "failed": f"cut at the stage's time limit ({limit:.0f} s left)"}
     sys.stdout.write(proc.stdout)
     sys.stdout.write(proc.stderr[-3000:])
     if proc.returncode == 0 and result.exists():
         return {"spec": spec, **json.loads(result.read_text())}
-    return base | {"failed": f"exit {proc.returncode}: {why_failed(proc.stderr)}",
-                   "stderr_tail": proc.stderr[-2000:]}
+    return base | kept(result) | {"failed": f"exit {proc.returncode}: {why_failed(proc.stderr)}",
+                                  "stderr_tail": proc.stderr[-2000:]}
+
+
+def kept(result: Path) -> dict:
+    """What a row that did not finish saved before (save_partial), marked partial; else {}."""
+    try:
+        return json.loads(result.read_text()) | {"partial": True}
+    except (OSError, ValueError):
+        return {}
+
+
+_PARTIAL: Path | None = None  # a row's process: where its row goes (main sets it)
+
+
+def save_partial(row: dict) -> None:
+    """A row's figures so far, where its process writes its result: a row cut or crashed later
+    keeps them (run_row, kept)."""
+    if _PARTIAL is not None:
+        tmp = _PARTIAL.with_suffix(".tmp")
+        tmp.write_text(json.dumps(row, default=float))
+        tmp.replace(_PARTIAL)
 
 
 def why_failed(stderr: str) -> str:
@@ -512,22 +632,25 @@ def run_all(args) -> int:
         share = left / sum(profile.limits[s] for s in args.stages[k:])
         limit = profile.limits[stage] * min(1.0, share)
         specs = STAGE_ROWS[stage][0](profile)
+        chosen = [i for i, spec in enumerate(specs) if selected(args, stage, spec)]
         entry = {"limit_s": limit, "rows": []}
         record["stages"][stage] = entry
         t0 = time.monotonic()
-        print(f"\n== stage {stage} ({len(specs)} rows, limit {limit:.0f} s)", flush=True)
-        for row, spec in enumerate(specs):
+        print(f"\n== stage {stage} ({len(chosen)} rows, limit {limit:.0f} s)", flush=True)
+        for row in chosen:  # a row's number is its place in specs, also with --models
+            spec = specs[row]
+            model = STAGE_ROWS[stage][2](spec)
             remaining = limit - (time.monotonic() - t0)
             if remaining < 5:
-                model = STAGE_ROWS[stage][2](spec)
                 entry["rows"].append({"spec": spec, "model": label(model) if model else NATIVE,
                                       "failed": "not started: the stage's time is spent"})
                 continue
             entry["rows"].append(run_row(args, stage, row, spec, remaining))
+            (args.out / f".{stage}-row.json").unlink(missing_ok=True)  # read: now in the stage
             save(args.out, stage, entry)
         entry["wall_s"] = time.monotonic() - t0
         bad = [r for r in entry["rows"] if "failed" in r]
-        entry["status"] = "ok" if not bad else f"{len(bad)} of {len(specs)} rows failed"
+        entry["status"] = "ok" if not bad else f"{len(bad)} of {len(entry['rows'])} rows failed"
         save(args.out, stage, entry)
     record["wall_s"] = time.monotonic() - start
     (args.out / "gpu.json").write_text(json.dumps(record, indent=1, default=float))
@@ -535,6 +658,11 @@ def run_all(args) -> int:
     (args.out / "gpu.md").write_text(text)
     print("\n" + text, flush=True)
     return 0 if all(s["status"] == "ok" for s in record["stages"].values()) else 1
+
+
+def selected(args, stage: str, spec) -> bool:
+    """Whether --models (if given) asks for this row: its registry model, or 'native'."""
+    return not args.models or (STAGE_ROWS[stage][2](spec) or "native") in args.models
 
 
 def save(out: Path, stage: str, record: dict) -> None:
@@ -560,6 +688,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget", type=float, default=480.0,
                     help="seconds for all stages together (default 480)")
     ap.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
+    ap.add_argument("--models", nargs="+", metavar="NAME",
+                    help="only the rows of these models (registry names, e.g. sevennet-0 "
+                    "chgnet; 'native': the classical GCMC row); default: every row")
     ap.add_argument("--mof-cif", help="Mg-MOF-74 unit cell CIF (default: from core-mof)")
     ap.add_argument("--install-seconds", type=float, default=0.0,
                     help="how long the install took (scripts/gpu_acceptance.sh), for gpu.json")
@@ -567,6 +698,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--row", type=int, help=argparse.SUPPRESS)  # --stage S --row K
     ap.add_argument("--machine", action="store_true", help=argparse.SUPPRESS)  # its process
     args = ap.parse_args(argv)
+    known = ("native", ORB_DIRECT, ORB_CONSERVATIVE, *REAL_WEIGHTS)
+    if set(args.models or ()) - set(known):
+        ap.error(f"--models: give some of {', '.join(known)}")
     if args.machine:
         print(json.dumps(machine(args.device)))
         return 0
@@ -578,8 +712,10 @@ def main(argv: list[str] | None = None) -> int:
     profile = PROFILES["dry" if args.dry_run else
                        ("gpu" if args.device.startswith("cuda") else "cpu")]
     rows, measure, _ = STAGE_ROWS[args.stage]
+    global _PARTIAL
+    _PARTIAL = args.out / f".{args.stage}-row.json"
     row = measure(profile, args.device, rows(profile)[args.row], args.mof_cif)
-    (args.out / f".{args.stage}-row.json").write_text(json.dumps(row, default=float))
+    save_partial(row)
     return 0
 
 

@@ -6,10 +6,13 @@
 #   scripts/gpu_acceptance.sh --carry .gpu [--out DIR] [--budget 540] [--device cuda]
 #   scripts/gpu_acceptance.sh --dry-run [--out DIR]          # CPU, tiny sizes, < 3 min (CI)
 #   scripts/gpu_acceptance.sh --no-install --device cpu      # the stages, installed environment
+#   scripts/gpu_acceptance.sh --carry .gpu --no-install -- --stages gcmc --models chgnet  # a part
 #
-#   --carry DIR     what scripts/gpu_prepare.sh wrote: the offline bundle (*.tar.xz), site/
-#                   (model packages installed for the node's Python, e.g. SevenNet) and
-#                   mof74_unit.cif; everything in it is optional except the bundle when installing
+#   --carry DIR     what scripts/gpu_prepare.sh wrote: the offline bundle (*.tar.xz),
+#                   site.tar.xz (model packages installed for the node's Python: SevenNet,
+#                   CHGNet; unpacked under $TMPDIR and put on PYTHONPATH; a folder site/ is
+#                   used as it is) and mof74_unit.cif; everything in it is optional except the
+#                   bundle when installing
 #   --bundle PATH   the offline bundle (default: the one in --carry)
 #   --python PATH   the node's interpreter (default: python3 on PATH; with --dry-run/--no-install
 #                   the repository's .venv if present)
@@ -20,6 +23,7 @@
 #   --device D      cuda (default) or cpu
 #   --no-install    skip the install (a second run on a machine that still holds the build)
 #   --dry-run       no install, CPU, tiny sizes: shows that every stage still runs
+#   -- ARGS         the rest goes to benchmarks/gpu_acceptance.py (--stages, --models: a rerun)
 #
 # Exit status: 0 when every stage finished, 1 otherwise (the summary says which).
 set -euo pipefail
@@ -30,7 +34,7 @@ die() { echo "[gpu_acceptance] error: $*" >&2; exit 2; }
 start=$(date +%s)
 
 carry="" ; bundle="" ; python="" ; out=$PWD/gpu-acceptance ; budget=540 ; device=cuda
-install=1 ; dry=() ; install_s=0
+install=1 ; dry=() ; install_s=0 ; extra=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --carry) carry=$(realpath "${2:?--carry needs a folder}"); shift ;;
@@ -41,7 +45,8 @@ while [ $# -gt 0 ]; do
         --device) device=${2:?--device needs cuda or cpu}; shift ;;
         --no-install) install=0 ;;
         --dry-run) install=0; device=cpu; dry=(--dry-run) ;;
-        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+        --) shift; extra=("$@"); break ;;
+        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
     shift
@@ -58,7 +63,19 @@ mkdir -p "$out"
 if [ -n "$carry" ]; then
     [ -d "$carry" ] || die "--carry $carry is not a folder (scripts/gpu_prepare.sh makes it)"
     [ -n "$bundle" ] || bundle=$(ls "$carry"/lammps-mliap-ase-bundle-*.tar.xz 2>/dev/null | head -n1)
-    [ -d "$carry/site" ] && export PYTHONPATH="$carry/site${PYTHONPATH:+:$PYTHONPATH}"
+    site=""
+    if [ -f "$carry/site.tar.xz" ]; then
+        site=$(mktemp -d "${TMPDIR:-/tmp}/lammps-mliap-ase-site.XXXXXX")
+        trap 'rm -rf "$site"' EXIT
+        tar -xJf "$carry/site.tar.xz" -C "$site" || die "cannot unpack $carry/site.tar.xz"
+    elif [ -d "$carry/site" ]; then
+        site=$carry/site
+    fi
+    if [ -n "$site" ]; then
+        export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}"
+        log "model packages from $site: $(cd "$site" && ls -d *.dist-info 2>/dev/null \
+            | sed 's/\.dist-info$//' | tr '\n' ' ')"
+    fi
 fi
 
 if [ $install = 1 ]; then
@@ -123,6 +140,7 @@ cif=()
 log "stages with $left s left of $budget s"
 status=0
 "$py" "$repo/benchmarks/gpu_acceptance.py" --out "$out" --device "$device" --budget "$left" \
-    --install-seconds "$install_s" "${dry[@]+"${dry[@]}"}" "${cif[@]+"${cif[@]}"}" || status=$?
+    --install-seconds "$install_s" "${dry[@]+"${dry[@]}"}" "${cif[@]+"${cif[@]}"}" \
+    "${extra[@]+"${extra[@]}"}" || status=$?
 log "done in $(( $(date +%s) - start )) s; results in $out (gpu.md, gpu.json)"
 exit $status

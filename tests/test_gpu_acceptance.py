@@ -2,12 +2,14 @@
 every stage here, through the same shell entry point the GPU node uses.
 
 What is asserted is what the GPU run must deliver: each stage's JSON, a status per stage, the
-summary with the machine, and the exactness verdicts (the bridge == the calculator directly,
-Orb-v3 in float64 at the exact tolerances, SevenNet-0 with its real weights at float32 noise).
+summary with the machine, the exactness verdicts (the bridge == the calculator directly,
+Orb-v3 in float64 at the exact tolerances, SevenNet-0 and CHGNet with their real weights at
+float32 noise) and GCMC trials timed with and without energy-only trials.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -20,6 +22,15 @@ REPO = Path(__file__).resolve().parents[1]
 pytest.importorskip("orb_models", reason="orb-models is not installed (the [orb] extra)")
 pytest.importorskip("sevenn", reason="sevenn is not installed (the [sevennet] extra)")
 pytest.importorskip("CoRE_MOF", reason="core-mof is not installed (the [examples] extra)")
+HAS_CHGNET = importlib.util.find_spec("chgnet") is not None  # else its rows say skipped
+
+
+def check_chgnet(row: dict) -> None:
+    assert row["model"] == "CHGNet 0.3.0 (real weights)"
+    if HAS_CHGNET:
+        assert row["passed"], row
+    else:
+        assert row["skipped"] == "chgnet is not installed"
 
 
 @pytest.fixture(scope="module")
@@ -43,10 +54,13 @@ def test_every_stage_finished_and_wrote_its_json(dry_run):
 
 def test_the_bridge_equals_the_calculator(dry_run):
     rows = json.loads((dry_run / "exactness.json").read_text())["rows"]
-    assert [r["precision"] for r in rows] == ["float64", "float64", "float32-high", "float32"]
+    assert [r["spec"][1] for r in rows] == [
+        "float64", "float64", "float32-high", "float32", "float32"]
+    *rows, chgnet = rows
     for row in rows:
         assert row["passed"], row
     assert rows[-1]["model"] == "SevenNet-0 (real weights)"
+    check_chgnet(chgnet)
     for row in rows[:2]:  # float64: the exact tolerances, not the noise rule
         assert row["allowed"] == {"e_rel": 1e-10, "f_abs": 1e-8, "v_rel": 1e-10}
 
@@ -59,7 +73,14 @@ def test_timings_and_summary(dry_run):
         (1, "shared"), (1, "own"), (2, "shared"), (2, "own")}
     native, model = json.loads((dry_run / "gcmc.json").read_text())["rows"]
     assert native["evaluations"] is None and native["ms_per_trial"] > 0
-    assert model["evaluations"] >= model["trials"] > 0 and model["ms_per_trial"] > 0
+    # the same chain twice: trials for the energy alone, then full evaluations
+    energy_only, full = model["energy_only"], model["full"]
+    assert model["model"] == "SevenNet-0 (real weights)" and model["trials"] > 0
+    assert 0 < energy_only["energy_only_evaluations"] < energy_only["evaluations"]
+    assert full["energy_only_evaluations"] == 0
+    assert full["evaluations"] == energy_only["evaluations"]
+    assert energy_only["ms_per_trial"] > 0 and full["ms_per_trial"] > 0
+    assert model["full_over_energy_only"] > 0 and model["same_chain"] is True
     text = (dry_run / "gpu.md").read_text()
     for heading in ("## Exactness", "## MD through LAMMPS", "## Replicas", "## GCMC trials",
                     "## Goals"):
@@ -82,9 +103,10 @@ def test_a_native_abort_costs_its_row_only(tmp_path):
                           env=os.environ | {"PYTHONPATH": path})
     assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
     stage = json.loads((out / "exactness.json").read_text())
-    assert stage["status"] == "1 of 4 rows failed"
-    *orb, sevennet = stage["rows"]
+    assert stage["status"] == "1 of 5 rows failed"
+    *orb, sevennet, chgnet = stage["rows"]
     assert all(row["passed"] for row in orb)
+    check_chgnet(chgnet)
     assert sevennet["failed"].startswith("exit -6: Fatal Python error: Aborted")
     assert "sevenn/__init__.py\", line 2" in sevennet["failed"]
     assert "failed: exit -6" in (out / "gpu.md").read_text()
