@@ -224,3 +224,23 @@ def test_an_unchanged_system_is_not_evaluated_again():
     lmp.close()
     assert interface._calls - calls > 15  # LAMMPS asked for the box's energy again and again
     assert sorted(evaluated) == [21] * 15, evaluated  # the box: from the setup's full call
+
+
+def test_same_up_to_images_allows_lattice_translations_only():
+    from lammps_mliap_ase.adapter.interface import same_up_to_images
+
+    atoms = example_atoms()
+    wrapped = atoms.copy()
+    wrapped.positions[2] += atoms.cell[0] - atoms.cell[2]  # LAMMPS re-wrapped atom 2
+    assert same_up_to_images(atoms, wrapped)
+    moved = wrapped.copy()
+    moved.positions[5, 1] += 1e-6  # a real move, however small
+    assert not same_up_to_images(atoms, moved)
+    slab = atoms.copy()
+    slab.pbc = [True, True, False]
+    shifted = slab.copy()
+    shifted.positions[2] += slab.cell[2]  # not an image along a non-periodic direction
+    assert not same_up_to_images(slab, shifted)
+    charged = atoms.copy()
+    charged.info["charge"] = 1
+    assert not same_up_to_images(atoms, charged)

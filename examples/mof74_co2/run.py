@@ -48,7 +48,7 @@ PRESSURES = np.logspace(-2, 0, 10)  # bar: the published study's grid
 CLASSICAL_DEFAULTS = {"cycles": 100, "exchanges": 15, "moves": 5,
                       "pressures": PRESSURES.tolist(), "widom_blocks": 10,
                       "widom_insertions": 100}
-MODEL_DEFAULTS = {"cycles": 40, "exchanges": 5, "moves": 2,
+MODEL_DEFAULTS = {"cycles": 40, "exchanges": 10, "moves": 5,
                   "pressures": [0.01, 0.03, 0.1, 0.3, 1.0], "widom_blocks": 5,
                   "widom_insertions": 100}
 EXPERIMENT = {0.1: 5.1, 1.0: 7.9}  # mmol/g, pristine Mg-MOF-74, 298 K
@@ -635,7 +635,7 @@ def arguments(argv=None) -> argparse.Namespace:
     ap.add_argument("--trials", choices=("energy-only", "full"), default="energy-only",
                     help="with --calc: Monte Carlo trials ask for the energy alone (default)")
     ap.add_argument("--no-binding", action="store_true", help="with --calc: skip (a)")
-    ap.add_argument("--cost-cycles", type=int, default=3,
+    ap.add_argument("--cost-cycles", type=int, default=5,
                     help="with --calc: cycles of each trial-cost run (0: skip)")
     ap.add_argument("--calc-opt", type=option, action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--device", help="for --calc models, e.g. cuda (default: the model's)")
