@@ -245,3 +245,21 @@ def test_readme_shows_the_measured_run():
     assert len(measured["isotherm"]) == 10 and measured["widom"]["insertions"] >= 1000
     for png in ("isotherm.png", "widom_map.png"):
         assert (EXAMPLE / "measured" / png).stat().st_size > 10_000
+
+
+def test_readme_shows_the_measured_mlip_runs():
+    """Section 4 of the README shows the measured CHGNet and SevenNet-0 runs (measured_mlip/):
+    their binding energies and Widom figures, energy-only trials at >= 2x less model time per
+    trial with the same chain, and the default CHGNet run within 15 minutes."""
+    readme = (EXAMPLE / "README.md").read_text()
+    default = json.loads((EXAMPLE / "measured_mlip" / "chgnet" / "results.json").read_text())
+    assert default["args"]["cycles"] == run.arguments(["--calc", "chgnet"]).cycles
+    assert default["wall_s"] < 15 * 60 and default["model"] == "chgnet"
+    for name in ("chgnet", "sevennet-0-10-cycles"):
+        r = json.loads((EXAMPLE / "measured_mlip" / name / "results.json").read_text())
+        assert f"| {r['binding']['E_bind_kJ_mol']:.1f} |" in readme, name
+        assert f"| {r['widom']['overlap_filtered']['mu_ex_kJ_mol']:.1f} ±" in readme, name
+        full, energy_only, _ = r["trial_cost"]
+        assert full["co2_per_cycle"] == energy_only["co2_per_cycle"], name
+        assert full["moves"] == energy_only["moves"], name
+        assert full["model_s_per_trial"] / energy_only["model_s_per_trial"] >= 2.0, name

@@ -48,7 +48,7 @@ PRESSURES = np.logspace(-2, 0, 10)  # bar: the published study's grid
 CLASSICAL_DEFAULTS = {"cycles": 100, "exchanges": 15, "moves": 5,
                       "pressures": PRESSURES.tolist(), "widom_blocks": 10,
                       "widom_insertions": 100}
-MODEL_DEFAULTS = {"cycles": 40, "exchanges": 10, "moves": 5,
+MODEL_DEFAULTS = {"cycles": 30, "exchanges": 10, "moves": 5,
                   "pressures": [0.01, 0.03, 0.1, 0.3, 1.0], "widom_blocks": 5,
                   "widom_insertions": 100}
 EXPERIMENT = {0.1: 5.1, 1.0: 7.9}  # mmol/g, pristine Mg-MOF-74, 298 K
@@ -458,7 +458,7 @@ def plot_isotherm(system: System, results: list[dict], path: Path, label: str,
     right.set_ylabel("CO$_2$ per unit cell (54 atoms)")
     ax.set_title("CO$_2$ in Mg-MOF-74 (CoRE VOGTIV), 298 K", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

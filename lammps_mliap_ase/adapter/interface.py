@@ -9,6 +9,7 @@ converts, and results are written back for owned atoms only (ghosts are images).
 
 from __future__ import annotations
 
+import time
 import warnings
 
 import numpy as np
@@ -130,6 +131,7 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
         self._warned: set[str] = set()
         self._calls = 0  # compute_forces calls, to tell a barostat from occasional pressure
         self.energy_only_calls = 0  # of those, evaluated for the energy alone (MC trials)
+        self.seconds = 0.0  # spent in compute_forces: the model and the bridge (benchmarks)
         self._energy_function = None  # the family's energy-only path, found on first use
         self._last_trial = None  # (atoms, energy) of the last energy-only evaluation
         self._recipe: tuple[str, dict] | None = None  # (registry name, calculator options)
@@ -203,6 +205,13 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
         self._calls += 1
         if self._energy_only(data):
             self.energy_only_calls += 1
+        start = time.perf_counter()
+        try:
+            self._compute(data, units)
+        finally:
+            self.seconds += time.perf_counter() - start
+
+    def _compute(self, data, units: LammpsUnits) -> None:
         if self.mode == "cluster":
             self._compute_cluster(data, units)
         elif data.nprocs == 1:
