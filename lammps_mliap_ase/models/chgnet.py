@@ -21,7 +21,7 @@ import io
 from collections.abc import Callable
 
 from ..errors import CalculatorSetupError
-from ..serve.batch import Backend, Request, select
+from ..serve.batch import Backend, Request, asks_energy_only, select
 from .base import CalculatorSpec, batched_default, entry, is_instance
 
 #: registry name -> chgnet's pretrained name (``CHGNet.load(model_name=...)``)
@@ -116,7 +116,7 @@ class CHGNetBackend(Backend):
         import torch
 
         calc, model = self.calculator, self.model
-        full = "forces" in requests[0].properties
+        full = not asks_energy_only(requests[0])
         task = "e"
         if full:
             task = "efs" if any("stress" in r.properties for r in requests) else "ef"

@@ -18,7 +18,7 @@ from pathlib import Path
 from ase import Atoms
 
 from ..errors import CalculatorSetupError
-from ..serve.batch import Backend, Request, split
+from ..serve.batch import Backend, Request, asks_energy_only, split
 from .base import CalculatorSpec, batched_default, entry, is_instance, offline_weights
 
 # orb-v3-{direct|conservative}-{20|inf}-{omat|mpa} and orb-v3-{direct|conservative}-omol
@@ -120,7 +120,7 @@ class OrbBackend(Backend):
 
         calc, model = self.calculator, self.calculator.model
         batch = (inputs[0] if len(inputs) == 1 else batch_graphs(inputs)).to(calc.device)
-        if "forces" not in requests[0].properties and _is_conservative(model):
+        if asks_energy_only(requests[0]) and _is_conservative(model):
             # energy-only group (Monte Carlo trials): no gradient pass; a direct model's
             # forces come from the same forward, so it takes the normal pass below
             energy = _conservative_energy(model, batch).reshape(-1).cpu().numpy()

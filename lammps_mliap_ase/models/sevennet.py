@@ -24,7 +24,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..errors import CalculatorSetupError
-from ..serve.batch import Backend, Request, select
+from ..serve.batch import Backend, Request, asks_energy_only, select
 from .base import CalculatorSpec, batched_default, entry, is_instance
 
 #: registry name -> sevenn's pretrained name
@@ -141,7 +141,7 @@ class SevenNetBackend(Backend):
         import torch
         from torch_geometric.loader.dataloader import Collater
 
-        full = "forces" in requests[0].properties
+        full = not asks_energy_only(requests[0])
         model = self.calculator.model if full else self.energy_model
         batched = len(inputs) > 1
         data = (Collater([], follow_batch=None, exclude_keys=None)(inputs).to(

@@ -25,7 +25,7 @@ def _server(address: str, timeout: float = DEFAULT_TIMEOUT, connect_timeout: flo
 
 def energy_only(calculator):
     """A replica's energy-only requests (Monte Carlo trials): the server's model answers them
-    with its family's cheaper path (serve/batch.py `energy_only`)."""
+    with its family's cheaper path (serve/batch.py `asks_energy_only`)."""
     return calculator.energy_only if isinstance(calculator, SharedModelCalculator) else None
 
 

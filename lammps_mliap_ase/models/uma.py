@@ -17,7 +17,7 @@ from ase import Atoms
 from ase.stress import full_3x3_to_voigt_6_stress as voigt  # (n, 3, 3) -> (n, 6), ASE order
 
 from ..errors import CalculatorSetupError
-from ..serve.batch import Backend, Request, split
+from ..serve.batch import Backend, Request, asks_energy_only, split
 from .base import CalculatorSpec, batched_default, entry, is_instance, offline_weights
 
 if TYPE_CHECKING:
@@ -118,7 +118,7 @@ class FairchemBackend(Backend):
 
         n = len(inputs)
         batch = atomicdata_list_to_batch(inputs)
-        if "forces" not in requests[0].properties and _energy_only_unit(self.unit):
+        if asks_energy_only(requests[0]) and _energy_only_unit(self.unit):
             # energy-only group (Monte Carlo trials): no autograd pass
             energy = _energies(self.unit, batch).cpu().numpy()
             return split(requests, energy, None, None)

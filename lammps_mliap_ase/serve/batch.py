@@ -153,14 +153,14 @@ class Backend:
                 "properties or use a calculator that provides them")
 
     def _groups(self, ready, requests) -> list[list[tuple[int, object]]]:
-        """Batches of one pass each: energy-only requests (Monte Carlo trials, `energy_only`)
+        """Batches of one pass each: energy-only requests (Monte Carlo trials, `asks_energy_only`)
         never share a pass with full ones, so a family's `_run` chooses its pass by
         ``requests[0]``."""
         if not self.batched:
             return [[item] for item in ready]
         alone = [[item] for item in ready if self._alone(requests[item[0]], item[1])]
         together = [item for item in ready if not self._alone(requests[item[0]], item[1])]
-        kinds = [[item for item in together if energy_only(requests[item[0]]) == kind]
+        kinds = [[item for item in together if asks_energy_only(requests[item[0]]) == kind]
                  for kind in (False, True)]
         return [group for group in kinds if group] + alone
 
@@ -179,7 +179,7 @@ class Backend:
             results[index] = output
 
 
-def energy_only(request: Request) -> bool:
+def asks_energy_only(request: Request) -> bool:
     """A request for the energy alone: a Monte Carlo trial (LAMMPS' ENERGY_ONLY calls), which
     a family backend answers without the force gradient where its model can."""
     return "forces" not in request.properties
@@ -229,7 +229,7 @@ class AseBackend(Backend):
         calc = self.calculator
         if hasattr(calc, "reset"):
             calc.reset()
-        if self.energy is not None and energy_only(request):
+        if self.energy is not None and asks_energy_only(request):
             return [select(request, {"energy": self.energy(atoms)})]
         values: dict = {}
         for name in request.properties:  # one full check_state, then the same system
