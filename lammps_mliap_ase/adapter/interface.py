@@ -130,7 +130,7 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
         self.cache = AtomsCache()
         self._warned: set[str] = set()
         self._calls = 0  # compute_forces calls, to tell a barostat from occasional pressure
-        self.energy_only_calls = 0  # of those, evaluated for the energy alone (MC trials)
+        self.energy_only_calls = 0  # of those, asking for the energy alone (MC trials)
         self.seconds = 0.0  # spent in compute_forces: the model and the bridge (benchmarks)
         self._energy_function = None  # the family's energy-only path, found on first use
         self._last_trial = None  # (atoms, energy) of the last energy-only evaluation
@@ -382,9 +382,10 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
         return result
 
     def _known_energy(self, calc, atoms) -> float | None:
-        last = getattr(calc, "atoms", None)
+        """`_evaluate` has already swapped in the calculator's own copy when the system is
+        its last one (up to images): then its cached energy answers."""
         results = getattr(calc, "results", None) or {}
-        if last is not None and "energy" in results and same_up_to_images(last, atoms):
+        if atoms is getattr(calc, "atoms", None) and "energy" in results:
             return float(results["energy"])
         if self._last_trial is not None and same_up_to_images(self._last_trial[0], atoms):
             return self._last_trial[1]
