@@ -30,7 +30,7 @@ REPO = TESTS.parent
 TEMPERATURES = (60, 90, 120, 150)
 STEPS = (20, 30, 40, 50)
 LISTENING = re.compile(r"lammps-ase serve: \S+ \(.+?\)(?: on (\S+))? listening on (\S+), "
-                       r"pid (\d+); serving (.+) for process \d+ \(none to start by hand\)")
+                       r"pid (\d+); serving (.+?) for process \d+ \(none to start by hand\)")
 SERVED = re.compile(r"served (\d+) requests from (\d+) replicas .*\(pid (\d+)\)")
 
 

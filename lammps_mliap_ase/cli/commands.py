@@ -273,8 +273,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         replicas = f"serving {whom} process {args.parent_pid}{'' if args.serving else ' starts'} " \
                    "(none to start by hand)"
     device = f" on {args.device}" if args.device else ""
-    print(f"lammps-ase serve: {args.calc} ({server.backend.name}){device} listening on "
-          f"{address}, pid {os.getpid()}; {replicas}", flush=True)
+    # one write of the whole line: a node's servers share the job's stdout, and print()'s
+    # separate write of the newline let two servers' lines run together
+    sys.stdout.write(f"lammps-ase serve: {args.calc} ({server.backend.name}){device} listening "
+                     f"on {address}, pid {os.getpid()}; {replicas}\n")
+    sys.stdout.flush()
     server.serve_forever()
     return 0
 
