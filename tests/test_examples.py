@@ -114,20 +114,21 @@ def test_argon_gcmc_counts_identical_and_growing():
 
 def test_co2_orb_nvt_offline_run_is_honest():
     """README: offline (random weights) Temp is not held: 300 K -> the quoted temperature after
-    100 steps; the time per step is measured and printed by the script."""
+    100 steps; the time per step is measured and printed by the script, and the README quotes
+    it with the machine it was measured on.  The time is reported, never compared: machines
+    differ 5x in speed (a fresh machine 5.5x faster than the README's failed the old check)."""
     pytest.importorskip("orb_models", reason="the [orb] extra is not installed")
     proc = script("co2_orb_nvt", timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     match = re.search(r"Temp 300 K -> (\d+) K after 100 steps; ([\d.]+) s per step for 36 atoms "
                       r"on (\d+) CPU cores", proc.stdout)
     assert match, proc.stdout[-2000:]
-    temp, per_step = float(match.group(1)), float(match.group(2))
-    start, end, quoted_step = quoted("co2_orb_nvt", r"300 K -> (\d+) K after (\d+) steps, "
-                                     r"([\d.]+) s per step")
+    temp = float(match.group(1))
+    start, end, _, _ = quoted("co2_orb_nvt", r"300 K -> (\d+) K after (\d+) steps, ([\d.]+) s "
+                              r"per step for (?:these )?36 atoms on (\d+) CPU cores \(\w+")
     assert end == 100
     assert temp == pytest.approx(start, abs=10)  # seeded weights and velocities
     assert temp > 400  # the README's point: far above the thermostat's 300 K
-    assert quoted_step / 5 < per_step < quoted_step * 5  # same machine class; load varies
 
 
 def test_co2_orb_nvt_pretrained_offline_is_one_line():
@@ -184,7 +185,8 @@ def test_co2_sevennet_nvt_holds_300_k_and_molecules_intact():
     assert quoted_run["steps"] == 1000 and quoted_run["cores"] == 2
     assert 210 < quoted_run["temp"] < 390 and 20 < quoted_run["std"] < 82
     assert quoted_run["intact"] and 1.16 < quoted_run["bond_mean"] < 1.20
-    assert quoted_run["per_step"] / 5 < run["per_step"] < quoted_run["per_step"] * 5  # load varies
+    # its time per step is quoted with the machine (cores, CPU), never compared with this one
+    assert re.search(r"s per step on 2 CPU cores \([\w ]+\)", readme("co2_sevennet_nvt"))
 
 
 # -- hybrid_coulomb_d3 ---------------------------------------------------------------------------

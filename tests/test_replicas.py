@@ -174,10 +174,10 @@ def test_killed_server_stops_every_replica_with_one_error(tmp_path):
     server.kill()
     killed = time.monotonic()
     for proc in procs:
-        proc.wait(60)
-        assert time.monotonic() - killed < 10.0
+        proc.wait(300)  # a guard against a hang, not a speed: the message says how it ended
         assert proc.returncode != 0
-        assert "closed the connection" in proc.stderr.read()
+        err = proc.stderr.read()
+        assert "closed the connection" in err and "did not answer within" not in err, err
     print(f"every replica stopped {time.monotonic() - killed:.2f} s after the server was killed")
     server.wait()
 
@@ -191,10 +191,10 @@ def test_unresponsive_server_times_out(tmp_path):
         time.sleep(3.0)
         server.send_signal(signal.SIGSTOP)
         stopped = time.monotonic()
-        proc.wait(60)
+        proc.wait(300)  # a guard against a hang, not a speed
         waited = time.monotonic() - stopped
         print(f"the replica stopped {waited:.2f} s after the server stopped answering")
-        assert 3.0 <= waited < 15.0
+        assert waited >= 3.0  # it gave the server the whole timeout (true on any machine)
         assert "did not answer within 3 s" in proc.stderr.read()
     finally:
         server.send_signal(signal.SIGCONT)
