@@ -90,7 +90,8 @@ def run_bridge(atoms: Atoms, calculator, units: str = "metal", boundary: str = "
                extra: str = "", atom_style: str = "atomic", per_atom: bool = False,
                processors: str = "* * *", pressure: bool = True,
                **interface_kwargs) -> LammpsResult:
-    """Evaluate `atoms` with `calculator` through LAMMPS (run 0) and return ASE-unit results.
+    """Evaluate `atoms` with `calculator` (or a ready interface) through LAMMPS (run 0) and
+    return ASE-unit results.
 
     Works on any number of MPI ranks (results are gathered by atom ID on every rank).
     """
@@ -104,7 +105,9 @@ def run_bridge(atoms: Atoms, calculator, units: str = "metal", boundary: str = "
     created = lmp.create_atoms(n, list(range(1, n + 1)), types, x)
     assert created == n, f"LAMMPS created {created} of {n} atoms"
     set_per_atom(lmp, atoms, units, atom_style)
-    lammps.mliap.load_unified(UniversalASEUnifiedMLIAPInterface(calculator, **interface_kwargs))
+    interface = calculator if isinstance(calculator, UniversalASEUnifiedMLIAPInterface) else \
+        UniversalASEUnifiedMLIAPInterface(calculator, **interface_kwargs)  # e.g. a pair file's
+    lammps.mliap.load_unified(interface)
     lmp.commands_string(f"""
 pair_style mliap unified EXISTS 0
 pair_coeff * * {' '.join(symbols)}

@@ -21,7 +21,9 @@ from ..errors import (
     ParallelModeError,
     UnpatchedLammpsError,
     UnsupportedUnitsError,
+    quiet_tracebacks_inside_lmp,
 )
+from . import pairfile
 from . import results as res
 from .parallel import ROOT, Gather, communicator
 from .probe import diagnosed
@@ -33,6 +35,7 @@ _ENERGY_ATOM = 0x02
 _ENERGY_ONLY = 0x04  # set by fix gcmc, widom, atom/swap, ...: the forces of this call are unused
 _VIRIAL_ATOM = 0x04
 MODES = ("auto", "periodic", "gather", "cluster")
+quiet_tracebacks_inside_lmp()  # plain `lmp` loading a pair file: errors as one ERROR line
 
 
 class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
@@ -157,6 +160,20 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
         interface._recipe = (name, options)
         return interface
 
+    #: What a pair file written before an attribute existed means by it (pairfile.upgrade):
+    #: every attribute that __init__ sets and an older release did not write needs an entry
+    #: (tests/test_pair_files.py fails otherwise).  energy_only_trials: the constructor's
+    #: default; an older file's trials get the same energies, at less model time.
+    STATE_DEFAULTS: dict[str, object] = {
+        "energy_only_trials": True, "energy_only_calls": 0, "seconds": 0.0,
+        "_energy_function": None, "_last_trial": None, "_recipe": None,
+        "_last_virial_call": -2, "_calls": 0, "_warned": set(), "charge": None, "spin": None,
+        "mode": "auto", "receptive_field": None, "forces_from_energy": True,
+        "requested_units": None}
+    #: attributes of older pair files that mean nothing now: the first release's atoms cache
+    #: (`system`, an empty PeriodicSystem; `cache` replaced it)
+    STATE_REMOVED: tuple[str, ...] = ("system",)
+
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state["interface"] = None  # LAMMPS' coupling object of this process
@@ -165,10 +182,17 @@ class UniversalASEUnifiedMLIAPInterface(MLIAPUnified):
         state["_last_trial"] = None
         if state.get("_recipe") is not None:
             state["calculator"] = None
-        return state
+        return pairfile.stamp(state)
 
     def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
+        self.__dict__.update(pairfile.upgrade(state, self.STATE_DEFAULTS, self.STATE_REMOVED))
+        # transient state is this process' own, whatever the file holds: a fresh atoms cache
+        # (its class may have changed since), the unit style's factors from this release
+        self.cache = AtomsCache()
+        self._energy_function = None
+        self._last_trial = None
+        if self.units is not None:
+            self.units = lammps_units(self.units.style)
         if self.calculator is None and self._recipe is not None:
             from ..models.registry import make_calculator
 

@@ -34,6 +34,7 @@ def main() -> None:
     # the checkout's lammps_mliap_ase (and its pair files' class paths), not the installed one
     paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p] + [site]
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    env["LAMMPS_ASE_EMBEDDED"] = "1"  # our errors as LAMMPS' one ERROR line (errors.py)
     os.execve(exe, [str(exe), *sys.argv[1:]], env)
 
 
