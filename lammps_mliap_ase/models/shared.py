@@ -7,19 +7,26 @@ its client lives in serve/client.py.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from ..errors import CalculatorSetupError
 from ..serve.client import DEFAULT_TIMEOUT, SharedModelCalculator
 from .base import CalculatorSpec
+from .options import POSITIVE_SECONDS
 
 
-def _server(address: str, timeout: float = DEFAULT_TIMEOUT, connect_timeout: float = 300.0,
+def _server(address: str, timeout: Annotated[float, POSITIVE_SECONDS] = DEFAULT_TIMEOUT,
+            connect_timeout: Annotated[float | None, POSITIVE_SECONDS] = None,
             **unknown) -> CalculatorSpec:
-    """The model of a shared model server (`lammps-ase serve`); options are the server's."""
+    """The model of a shared model server (`lammps-ase serve`); options are the server's.
+    `timeout`: seconds to wait for each answer, and for a server that is not up yet unless
+    `connect_timeout` says otherwise (one option, `--server-timeout`, bounds every wait)."""
     if unknown:
         raise CalculatorSetupError(
             f"the server's model is chosen where it is started (`lammps-ase serve --calc ...`); "
             f"options {sorted(unknown)} do not apply to a replica")
-    calc = SharedModelCalculator(address, timeout=timeout, connect_timeout=connect_timeout)
+    calc = SharedModelCalculator(address, timeout=timeout, connect_timeout=timeout
+                                 if connect_timeout is None else connect_timeout)
     return CalculatorSpec(calc, calc.interface_options)
 
 

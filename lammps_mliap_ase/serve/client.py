@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import socket
+import stat
 import sys
 import time
 
@@ -33,10 +34,13 @@ class SharedModelError(BridgeError):
 
 
 def connect(address: wire.Address, timeout: float = CONNECT_TIMEOUT) -> socket.socket:
-    """A connected socket; retries until `timeout` while a server is starting."""
+    """A connected socket; retries until `timeout` while a server is starting.  A path that
+    exists and is no socket (a file, a folder) is refused at once: no server will ever listen
+    there, and waiting for one used to take the whole timeout."""
     start = time.monotonic()
     deadline, told = start + timeout, False
     while True:
+        _refuse_non_socket(address)
         try:
             if address.path is not None:
                 sock = socket.socket(socket.AF_UNIX)
@@ -58,6 +62,23 @@ def connect(address: wire.Address, timeout: float = CONNECT_TIMEOUT) -> socket.s
                       f"{address} (start it with `lammps-ase serve`)", file=sys.stderr,
                       flush=True)
             time.sleep(0.1)
+
+
+def _refuse_non_socket(address: wire.Address) -> None:
+    """SharedModelError when `address` is a path that exists but is not a Unix socket."""
+    if address.path is None:
+        return
+    try:
+        mode = os.stat(address.path).st_mode
+    except OSError:  # not there (yet): a server may still be starting
+        return
+    if not stat.S_ISSOCK(mode):
+        what = "a folder" if stat.S_ISDIR(mode) else "a file" if stat.S_ISREG(mode) else \
+            "not a socket"
+        raise SharedModelError(
+            f"{address.path} is {what}, not a model server's socket: pass the socket that "
+            "`lammps-ase serve` printed ('listening on PATH'), or start a server there with "
+            f"`lammps-ase serve --calc NAME --socket PATH` at a free path")
 
 
 class SharedModelCalculator(Calculator):
