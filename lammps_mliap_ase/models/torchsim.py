@@ -41,6 +41,8 @@ Conventions (torch-sim's, checked against ASE in tests/test_batch.py):
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
 from ase.stress import full_3x3_to_voigt_6_stress as voigt  # (n, 3, 3) -> (n, 6), ASE order
@@ -48,6 +50,7 @@ from ase.stress import full_3x3_to_voigt_6_stress as voigt  # (n, 3, 3) -> (n, 6
 from ..errors import CalculatorSetupError
 from ..serve.batch import PROPERTIES, Backend, Request, select
 from .base import CalculatorSpec, batched_default, entry, require_pair
+from .options import POSITIVE_ENERGY, POSITIVE_LENGTH, Range
 
 
 def build_model(kind: str = "lj", *, sigma: float = 1.0, epsilon: float = 1.0,
@@ -238,9 +241,11 @@ class TorchSimBackend(Backend):
         return [select(request, v) for request, v in zip(requests, values, strict=True)]
 
 
-def _torchsim(kind: str, sigma: float | None = None, epsilon: float | None = None,
-              cutoff: float | None = None, alpha: float = 5.0, device: str = "cpu",
-              dtype: str = "float64") -> CalculatorSpec:
+def _torchsim(kind: str, sigma: Annotated[float | None, POSITIVE_LENGTH] = None,
+              epsilon: Annotated[float | None, POSITIVE_ENERGY] = None,
+              cutoff: Annotated[float | None, POSITIVE_LENGTH] = None,
+              alpha: Annotated[float, Range(gt=0, unit="1/Angstrom")] = 5.0,
+              device: str = "cpu", dtype: str = "float64") -> CalculatorSpec:
     """torch-sim's float64 pair potentials (the options of `build_model`, listed here so they
     are checked before torch loads); sigma and epsilon are required, as for ``lj``; alpha is
     Morse's."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 from ase import Atoms
@@ -19,6 +19,7 @@ from ase.stress import full_3x3_to_voigt_6_stress as voigt  # (n, 3, 3) -> (n, 6
 from ..errors import CalculatorSetupError
 from ..serve.batch import Backend, Request, asks_energy_only, split
 from .base import CalculatorSpec, batched_default, entry, is_instance, offline_weights
+from .options import SPIN_MULTIPLICITY
 
 if TYPE_CHECKING:
     import torch
@@ -28,7 +29,8 @@ UMA_TASKS = ("omol", "omat", "odac", "oc20", "omc")
 
 def _uma(name: str, task: str | None = None, device: str = "cpu", precision: str = "float32",
          weights: str | None = None, inference_settings: object = None,
-         charge: int | None = None, spin: int | None = None) -> CalculatorSpec:
+         charge: int | None = None,
+         spin: Annotated[int | None, SPIN_MULTIPLICITY] = None) -> CalculatorSpec:
     """UMA (fairchem): by name through fairchem's pretrained-model loader (downloads when
     online), or from a local inference checkpoint (`weights`)."""
     if task not in UMA_TASKS:
