@@ -43,10 +43,11 @@ def write_input(tmp_path: Path, body: str, units: str = "metal", ntypes: int = 1
 
 
 def error_lines(proc: subprocess.CompletedProcess) -> list[str]:
-    """The ERROR lines of stdout (LAMMPS' own) and stderr (ours); no traceback anywhere."""
+    """The distinct ERROR lines of stdout (LAMMPS' own screen) and stderr (where every error
+    goes, LAMMPS' own again when stdout is another file); no traceback anywhere."""
     out = proc.stdout + proc.stderr
     assert "Traceback" not in out, out[-3000:]
-    return [line for line in out.splitlines() if line.startswith("ERROR")]
+    return list(dict.fromkeys(line for line in out.splitlines() if line.startswith("ERROR")))
 
 
 def one_error(proc: subprocess.CompletedProcess) -> str:
@@ -253,3 +254,63 @@ def test_server_with_calculator_options_is_refused(tmp_path, command, flags):
     assert line.startswith("ERROR: the server's model is chosen where it is started "
                            "(lammps-ase serve --calc NAME ...), not by its replicas: drop "
                            f"{flags[0]} here"), line
+
+
+@pytest.mark.parametrize("kind", ["file", "folder"])
+def test_a_server_address_that_is_no_socket_is_refused_at_once(tmp_path, kind):
+    """`--server PATH` where PATH is a plain file or a folder: no server will ever listen
+    there, so it is refused at once (it used to wait for one, 300 s)."""
+    path = tmp_path / "some_file"
+    path.mkdir() if kind == "folder" else path.write_text("not a socket\n")
+    inp = write_input(tmp_path, "pair_style mliap unified EXISTS 0\npair_coeff * * Cu\nrun 0\n")
+    line = one_error(lammps_ase("run", "-in", inp, "--server", "some_file", cwd=tmp_path))
+    assert line == (f"ERROR: some_file is a {kind}, not a model server's socket: pass the socket "
+                    "that `lammps-ase serve` printed ('listening on PATH'), or start a server "
+                    "there with `lammps-ase serve --calc NAME --socket PATH` at a free path"), line
+
+
+def test_server_timeout_bounds_the_wait_for_a_server_that_is_not_up(tmp_path):
+    """--server-timeout is the one option for every wait of a replica: here the default (600 s)
+    would outlast the subprocess' own limit (300 s), so finishing at all shows it was used."""
+    inp = write_input(tmp_path, "pair_style mliap unified EXISTS 0\npair_coeff * * Cu\nrun 0\n")
+    proc = lammps_ase("run", "-in", inp, "--server", "nobody.sock", "--server-timeout", "3",
+                      cwd=tmp_path)
+    line = one_error(proc)
+    assert line.startswith("ERROR: no model server at nobody.sock"), line
+    assert "waiting up to 3 s for the model server" in proc.stderr
+
+
+def test_an_error_of_the_model_reaches_stderr(tmp_path):
+    """A job script that keeps stderr apart (`> out 2> err`) finds every error there, LAMMPS'
+    own message too (it used to be on the screen, stdout, only)."""
+    inp = write_input(tmp_path, "pair_style mliap unified EXISTS 0\npair_coeff * * Fe\nrun 0\n")
+    proc = lammps_ase("run", "-in", inp, "--calc", "emt", cwd=tmp_path)
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("ERROR")]
+    assert len(errors) == 1 and "EMT cannot compute Fe" in errors[0], proc.stderr
+
+
+@pytest.mark.parametrize("options, message", [
+    (["sigma=-2.3", "epsilon=0.4"], "option sigma of lj must be > 0 (Angstrom), not -2.3"),
+    (["sigma=2.3", "epsilon=0"], "option epsilon of lj must be > 0 (eV), not 0.0"),
+    (["sigma=2.3", "epsilon=0.4", "rc=-1"], "option rc of lj must be > 0 (Angstrom), not -1.0"),
+])
+def test_options_outside_their_range_are_refused(tmp_path, options, message):
+    """A negative sigma ran with exit code 0 and a meaningless energy."""
+    flags = [word for option in options for word in ("--calc-opt", option)]
+    line = one_error(lammps_ase("write-pair", "x.pkl", "--calc", "lj", *flags, cwd=tmp_path))
+    assert line == f"ERROR: {message}", line
+    assert not (tmp_path / "x.pkl").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--trials", "energy_only"], "argument --trials: invalid choice: 'energy_only'"),
+    (["--mode", "periodc"], "argument --mode: invalid choice: 'periodc'"),
+    (["--server-timeout", "soon"], "argument --server-timeout: invalid float value: 'soon'"),
+])
+def test_command_line_misuse_is_one_line(tmp_path, args, message):
+    """argparse's usage block is gone: one `ERROR:` line as for every other mistake."""
+    proc = lammps_ase("run", "-in", "in.x", "--calc", "emt", *args, cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and "usage:" not in proc.stderr, proc.stderr
+    assert proc.stderr.startswith(f"ERROR: lammps-ase run: {message}"), proc.stderr
+    assert proc.stderr.rstrip().endswith("(`lammps-ase run --help` lists the options)")

@@ -184,6 +184,11 @@ def test_a_killed_server_stops_only_the_replicas_it_served(tmp_path, alone):
     for k in (2, 3):
         log = (tmp_path / f"log.lammps.{k}").read_text()
         assert "SharedModelError: the model server at" in log and "closed the connection" in log
+    # the console (stderr) carries the reason, naming the partition and its server
+    reasons = re.findall(r"^ERROR: partition (\d) \(model server (\S+)\): SharedModelError: "
+                         r"the model server at (\S+) closed the connection", err, re.MULTILINE)
+    assert reasons and {int(k) for k, _, _ in reasons} <= {2, 3}, err[-3000:]
+    assert all(server == named for _, server, named in reasons), reasons
     for k in (0, 1):
         assert_same_thermo(alone(k), (tmp_path / f"log.lammps.{k}").read_text())
     assert re.search(r"served 52 requests from 2 replicas", err), err[-3000:]
@@ -208,7 +213,8 @@ def test_an_error_on_one_rank_ends_the_whole_job_at_once(tmp_path):
                           env=environment)
     print(f"the job ended {time.monotonic() - start:.1f} s after it started")
     assert proc.returncode != 0
-    assert "ERROR on proc 1: Divide by 0 in variable formula" in proc.stdout + proc.stderr
+    assert re.search(r"^ERROR: partition 0, its rank 1 \(model server \S+\): Divide by 0 in "
+                     r"variable formula", proc.stderr, re.MULTILINE), proc.stderr[-3000:]
     pids = [int(m[2]) for m in LISTENING.findall(proc.stdout)]
     assert len(pids) == 2, proc.stdout
     deadline = time.monotonic() + 10

@@ -15,7 +15,6 @@ SevenNet-0 with real weights, offline, on this same gas: examples/co2_sevennet_n
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 
@@ -27,7 +26,7 @@ from ase.data import atomic_masses
 
 from lammps_mliap_ase import UniversalASEUnifiedMLIAPInterface
 from lammps_mliap_ase.cli.machine import describe
-from lammps_mliap_ase.cli.oneline import run_script
+from lammps_mliap_ase.cli.oneline import OneLineParser, run_script
 
 BOX = 14.0
 N_MOLECULES = 12
@@ -74,7 +73,7 @@ thermo          10
 
 
 def main() -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = OneLineParser(description=__doc__.splitlines()[0])
     ap.add_argument("--calc", default="orb-v3-direct-20-omat")
     ap.add_argument("--pretrained", action="store_true", help="load the published weights")
     ap.add_argument("--weights", help="local weights file")

@@ -13,7 +13,6 @@ per step, as measured in this run (tests/test_examples.py checks them).
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import sys
 import time
@@ -25,7 +24,7 @@ import numpy as np
 
 from lammps_mliap_ase import UniversalASEUnifiedMLIAPInterface
 from lammps_mliap_ase.cli.machine import describe
-from lammps_mliap_ase.cli.oneline import run_script
+from lammps_mliap_ase.cli.oneline import OneLineParser, run_script
 
 # SevenNet-0, real weights from the sevenn wheel; later: MODEL, MODEL_OPTIONS = "sevennet-0", {}
 MODEL, MODEL_OPTIONS = "sevennet-0", {}
@@ -61,7 +60,7 @@ def co_bonds(lmp, box: float) -> np.ndarray:
 
 
 def main() -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = OneLineParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=1,

@@ -15,7 +15,6 @@ given model should be combined with explicit electrostatics or D3 depends on how
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 import lammps
@@ -24,7 +23,7 @@ import numpy as np
 from ase.units import bar
 
 from lammps_mliap_ase import UniversalASEUnifiedMLIAPInterface
-from lammps_mliap_ase.cli.oneline import run_script
+from lammps_mliap_ase.cli.oneline import OneLineParser, run_script
 
 SETUP = """
 units           metal
@@ -75,7 +74,7 @@ def check(lmp, interface) -> dict:
 
 
 def main() -> list[dict]:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = OneLineParser(description=__doc__.splitlines()[0])
     ap.add_argument("--calc", default="orb-v3-direct-20-omat")
     ap.add_argument("--pretrained", action="store_true")
     ap.add_argument("--device", default="cpu")

@@ -60,7 +60,8 @@ def _server_arguments(parser: argparse.ArgumentParser) -> None:
                         help="use the shared model server at ADDRESS (socket path or HOST:PORT; "
                              "see `lammps-ase serve`) instead of --calc")
     parser.add_argument("--server-timeout", type=float, default=DEFAULT_TIMEOUT, metavar="S",
-                        help="seconds a replica waits for one answer of the server "
+                        help="seconds a replica waits for the server: for a server that "
+                             "is not up yet (it may be loading its model) and for each answer "
                              "(%(default)g)")
 
 
@@ -145,9 +146,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         try:
             lmp.file(str(args.input))
         except lammps.MPIAbortException as exc:
-            if shared is not None:  # LAMMPS stopped on this rank only (ERROR on proc N),
-                # printed on the console unless -screen none
-                shared.abort(oneline.error_line(exc) if args.quiet else None)
+            if shared is not None:  # the whole job ends (MPI_Abort): LAMMPS wrote the reason
+                # to this partition's screen.N and log.N only, so the console gets it here
+                shared.abort(exc)
             raise
         finally:
             lmp.close()
@@ -345,7 +346,7 @@ def _batch_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="lammps-ase", description=__doc__.splitlines()[0])
+    p = oneline.OneLineParser(prog="lammps-ase", description=__doc__.splitlines()[0])
     p.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser(

@@ -10,8 +10,10 @@ driver scripts (the examples) get the same with `sys.exit(run_script(main))`.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
+import typing
 
 from ..errors import BridgeError
 
@@ -52,13 +54,34 @@ def is_root_rank() -> bool:
     return True
 
 
+def _stdout_is_stderr() -> bool:
+    """Whether stdout and stderr are one file (a terminal, or `> log 2>&1`)."""
+    try:
+        out, err = os.fstat(sys.stdout.fileno()), os.fstat(sys.stderr.fileno())
+    except (OSError, ValueError, AttributeError):
+        return False
+    return (out.st_dev, out.st_ino) == (err.st_dev, err.st_ino)
+
+
 def report(exc: BaseException, screen_has_it: bool) -> None:
-    """Print `exc` as one line on stderr unless LAMMPS already showed its message on screen."""
-    if is_lammps_message(_text(exc)) and screen_has_it:
+    """Print `exc` as one line on stderr, where job scripts collect errors.  LAMMPS' own
+    message, which it printed on its screen (stdout), is not repeated when stdout and stderr
+    are the same file (a terminal): once is enough there."""
+    if is_lammps_message(_text(exc)) and screen_has_it and _stdout_is_stderr():
         return
     line = error_line(exc)
     if is_root_rank():
         print(line, file=sys.stderr, flush=True)
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose usage errors end like every other error: one line `ERROR: ...` on
+    stderr naming the fix (argparse printed its usage block and `PROG: error: ...`)."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        print(f"ERROR: {self.prog}: {message} (`{self.prog} --help` lists the options)",
+              file=sys.stderr, flush=True)
+        sys.exit(2)
 
 
 def debugging() -> bool:

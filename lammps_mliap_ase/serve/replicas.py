@@ -14,6 +14,7 @@ and starts what the plan says.  A server exits by itself if the rank that starte
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -109,15 +110,38 @@ class NodeServers:
         self.node_comm.Free()
         self.world.Barrier()
 
-    def abort(self, line: str | None) -> None:
-        """End the whole job (MPI_Abort), LAMMPS' rule for an error on one rank only: the
-        partition's other ranks wait inside LAMMPS for this one and would never reach
-        `finish`.  The other nodes' servers follow their parent ranks (--parent-pid)."""
-        if line:
-            print(line, file=sys.stderr, flush=True)
+    def abort(self, error: BaseException) -> None:
+        """End the whole job (MPI_Abort), LAMMPS' rule for an error in one partition: the
+        other partitions' ranks would wait in `finish` for ever.  First the reason goes to the
+        job's console (stderr) as one line naming the partition and its model server: LAMMPS
+        wrote it only to that partition's screen.N and log.N, and Open MPI's abort text says
+        nothing of it.  The other nodes' servers follow their parent ranks (--parent-pid)."""
+        rank = self.world.Get_rank()
+        partition = self.layout.partition_of_rank[rank]
+        first = self.layout.partition_of_rank.index(partition)
+        text = lammps_error_text(error)
+        # an error of the whole partition (LAMMPS' `ERROR:`) reaches all its ranks: its first
+        # rank says it, the others give it a moment before they end the job; an `ERROR on proc
+        # N` reached this rank alone, which says it
+        match = re.match(r"ERROR(?: on proc (\d+))?: *(.*)", text)
+        proc, reason = match.groups() if match else (None, text)
+        if rank == first or proc is not None:
+            where = f"partition {partition}" + (f", its rank {proc}" if proc else "")
+            print(f"ERROR: {where} (model server {self.address}): {reason}", file=sys.stderr,
+                  flush=True)
+        else:
+            time.sleep(2.0)
         for server in self.own:
             server.stop()
         self.world.Abort(1)
+
+
+def lammps_error_text(error: BaseException) -> str:
+    """The first line of LAMMPS' error message (without the source file and line LAMMPS
+    appends, and without the input line it quotes below)."""
+    text = str(getattr(error, "message", None) or error).strip()
+    first = text.splitlines()[0] if text else type(error).__name__
+    return re.sub(r" \([\w/.-]+\.(?:cpp|h):\d+\)$", "", first)
 
 
 def node_of_ranks(world) -> list[int]:
