@@ -185,7 +185,7 @@ def test_a_killed_server_stops_only_the_replicas_it_served(tmp_path, alone):
         log = (tmp_path / f"log.lammps.{k}").read_text()
         assert "SharedModelError: the model server at" in log and "closed the connection" in log
     # the console (stderr) carries the reason, naming the partition and its server
-    reasons = re.findall(r"^ERROR: partition (\d) \(model server (\S+)\): SharedModelError: "
+    reasons = re.findall(r"^ERROR: partition (\d) \(model server (\S+)\): .*SharedModelError: "
                          r"the model server at (\S+) closed the connection", err, re.MULTILINE)
     assert reasons and {int(k) for k, _, _ in reasons} <= {2, 3}, err[-3000:]
     assert all(server == named for _, server, named in reasons), reasons
