@@ -134,12 +134,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         cmdargs += ["-var", name, value]
     if args.nocite:
         cmdargs.append("-nocite")
-    note = output_note(args, log)
-    if note and oneline.is_root_rank():
-        print(note, flush=True)
     shared = _start_shared_server(args)
     try:
         interface = build_interface(args)  # before LAMMPS: a bad choice fails in one line
+        note = output_note(args, log)  # once the model is there: a failed start writes no log
+        if note and oneline.is_root_rank():
+            print(note, flush=True)
         lmp = lammps.lammps(cmdargs=cmdargs)
         lammps.mliap.activate_mliappy(lmp)
         lammps.mliap.load_unified(interface)
