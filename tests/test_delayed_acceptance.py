@@ -22,6 +22,8 @@ from ase.calculators.lj import LennardJones
 
 from lammps_mliap_ase import UniversalASEUnifiedMLIAPInterface
 
+from conftest import mpirun_command, requires_mpi
+
 _BENCH = Path(__file__).parents[1] / "benchmarks" / "delayed_acceptance.py"
 _spec = importlib.util.spec_from_file_location("delayed_acceptance", _BENCH)
 bench = importlib.util.module_from_spec(_spec)
@@ -172,3 +174,48 @@ def test_upstream_unit_test_of_the_patch_passes(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "Ran 3 tests" in proc.stderr and "OK" in proc.stderr
+
+
+MPI_INPUT = """units lj
+atom_style atomic
+atom_modify map array
+region box block 0 6 0 6 0 6
+create_box 1 box
+mass 1 1.0
+create_atoms 1 random 60 29494 box
+pair_style hybrid/overlay lj/cut 2.5 gauss 2.5 lj/cut 2.5
+pair_coeff * * lj/cut 1 1.0 1.0
+pair_coeff * * gauss 0.3 1.0
+pair_coeff * * lj/cut 2 1.3 1.05
+pair_modify pair lj/cut 2 compute no
+fix mc all gcmc 1 20 5 1 {seed} 2.0 -1.5 0.4 full_energy{screen}
+thermo_style custom step atoms pe f_mc[2] f_mc[4] f_mc[6]
+thermo 1
+run 150
+"""
+
+
+@requires_mpi
+@pytest.mark.parametrize("screen", ["", " screen lj/cut 2"], ids=["plain", "delayed"])
+def test_two_ranks_change_the_configuration_only_by_accepted_moves(tmp_path, screen):
+    """Patch 0021: on 2 ranks a rejected translation left its atom on the wrong processor, and
+    the next rejected insertion removed that atom instead of the trial atom (upstream fix gcmc,
+    plain chains too: with this input before the patch, seed 29494, pe per atom jumped from
+    -2.26 to 73352 at cycle 59 and seed 1234 from -2.58 to 5.42 at cycle 38, no move accepted).
+    Every cycle whose potential energy changed must have accepted a translation, insertion or
+    deletion."""
+    for seed in (1234, 29494):
+        (tmp_path / "in.gcmc").write_text(MPI_INPUT.format(seed=seed, screen=screen))
+        lmp = Path(sys.executable).with_name("lmp")
+        proc = subprocess.run(mpirun_command(2) + [str(lmp), "-in", "in.gcmc", "-nocite",
+                                                   "-screen", "none", "-log", "log.lammps"],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                              env={k: v for k, v in os.environ.items()
+                                   if not k.startswith(("OMPI_", "PMIX_"))})
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+        rows = [line.split() for line in (tmp_path / "log.lammps").read_text().splitlines()
+                if len(line.split()) == 6 and line.split()[0].isdigit()]
+        assert len(rows) == 151
+        for before, after in zip(rows, rows[1:], strict=False):
+            if before[2] != after[2]:
+                assert before[3:] != after[3:], (seed, before, after)
