@@ -645,6 +645,8 @@ def arguments(argv=None) -> argparse.Namespace:
                     help="with --calc: (e) plain vs delayed-acceptance chains with the classical"
                     " force field as the screen, this many cycles each (screen.py; 0: skip)")
     ap.add_argument("--screen-pressures", type=float, nargs="+", default=[0.1, 1.0])
+    ap.add_argument("--screen-kind", choices=("classical", "classical+d3"), default="classical")
+    ap.add_argument("--screen-delayed-only", action="store_true")
     ap.add_argument("--calc-opt", type=option, action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--device", help="for --calc models, e.g. cuda (default: the model's)")
     ap.add_argument("--out", type=Path, default=HERE / "output")

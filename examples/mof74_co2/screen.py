@@ -14,6 +14,10 @@ thermo output (docs/delayed-acceptance.md).  Why these choices:
   repulsion at 1.16 A) given to fix gcmc as `screen_intra_energy` (`screen_intra_energy`);
 - stage 2 is the unchanged model chain's energy (model + D3, `intra_energy`, overlap rule), so
   the chain samples exactly what the plain energy-only chain samples.
+`kind` "classical+d3" adds the model's own D3 sub-style (part of the full energy) to the screen:
+the classical LJ already holds dispersion, so this screen binds more strongly than either, closer
+to CHGNet + D3 at the open Mg site; stage 2 then computes the model alone and adds D3 from
+stage 1.
 """
 
 from __future__ import annotations
@@ -65,6 +69,28 @@ def screen_intra_energy(interface, box: float = 30.0) -> float:
     return energy
 
 
+def screen_keywords(kind: str, dispersion: str | None) -> str:
+    """fix gcmc's screen keywords for a screen `kind` ("classical" or "classical+d3")."""
+    if kind == "classical+d3":
+        if not dispersion:
+            raise SystemExit("--screen-kind classical+d3 needs --dispersion d3")
+        return f"screen {STYLE} screen dispersion/d3"
+    return f"screen {STYLE}"
+
+
+def intra_d3(interface, dispersion: str, box: float = 30.0) -> float:
+    """D3's energy (eV) of one rigid CO2 alone (the model's D3 settings)."""
+    lmp = sim.make_lammps(Atoms(cell=np.eye(3) * box, pbc=True), "model", interface)
+    elements = " ".join(s.element for s in mof74.SITES)
+    lmp.commands_string(f"pair_style dispersion/d3 {dispersion}\n"
+                        f"pair_coeff * * {elements}")
+    half = box / 2
+    lmp.command(f"create_atoms 0 single {half} {half} {half} mol co2 1 units box")
+    energy = sim.potential_energy(lmp)
+    lmp.close()
+    return energy
+
+
 def chain_cost(system, args, interface, dispersion: str | None, intra: float,
                pressure: float, screen_intra: float | None) -> dict:
     """One energy-only GCMC chain of args.screen_cycles cycles from the empty framework at
@@ -102,7 +128,8 @@ def _chain_cost(system, args, interface, dispersion, intra, pressure, screen_int
             f" overlap_cutoff {args.overlap!r}" if args.overlap else "")
         lmp.command(f"fix mc gas gcmc 1 {args.exchanges} {args.moves} 0 {args.seed} "
                     f"{mof74.TEMPERATURE} 0.0 1.0 mol co2 pressure {pressure} mcmoves 0 1 1 "
-                    f"full_energy{extra} screen {STYLE} screen_intra_energy {screen_intra!r}")
+                    f"full_energy{extra} {screen_keywords(args.screen_kind, dispersion)} "
+                    f"screen_intra_energy {screen_intra!r}")
         lmp.command("run 0 post no")
     evaluations[0], calls = 0, interface.energy_only_calls
     start = time.perf_counter()
@@ -131,17 +158,21 @@ def compare(system, args, interface, dispersion: str | None, intra: float,
     and number of trials: model evaluations and wall time per trial, mean uptake (CO2 per
     supercell after args.screen_cycles // 3 cycles) with its block error."""
     screen_intra = screen_intra_energy(interface)
-    print(f"(e) delayed acceptance, the classical force field as the screen ({STYLE}, "
-          f"compute no; a lone CO2's screen energy {screen_intra:.3f} eV): "
+    if args.screen_kind == "classical+d3":  # D3's energy of a lone CO2 belongs to the screen too
+        screen_intra += intra_d3(interface, dispersion)
+    print(f"(e) delayed acceptance, screen {args.screen_kind} ({STYLE} compute no"
+          f"{' + dispersion/d3' if args.screen_kind == 'classical+d3' else ''}; a lone CO2's "
+          f"screen energy {screen_intra:.3f} eV): "
           f"{args.screen_cycles} cycles x ({args.exchanges} + {args.moves}) trials each way",
           flush=True)
-    rows = []
+    rows: list[dict] = []
     for pressure in args.screen_pressures:
-        for delayed in (False, True):
+        for delayed in (False, True) if not args.screen_delayed_only else (True,):
             row = chain_cost(system, args, interface, dispersion, intra, pressure,
                              screen_intra if delayed else None)
             kept = np.array(row["co2_per_cycle"][args.screen_cycles // 3:], dtype=float)
             row["mean_co2"], row["mean_co2_err"] = float(kept.mean()), block_error(kept)
+            row["screen_kind"] = args.screen_kind if delayed else None
             rows.append(row)
             extra = (f", stage 1 accepted {row['stage1_accepted']}, stage 2 acceptance "
                      f"{row['stage2_acceptance']:.2f}" if delayed else "")
