@@ -219,3 +219,27 @@ def test_two_ranks_change_the_configuration_only_by_accepted_moves(tmp_path, scr
         for before, after in zip(rows, rows[1:], strict=False):
             if before[2] != after[2]:
                 assert before[3:] != after[3:], (seed, before, after)
+
+
+@pytest.mark.parametrize("kind", ["classical", "classical+d3"])
+def test_mof74_screen_section_calls_the_model_only_after_stage_1(tmp_path, kind):
+    """examples/mof74_co2 (e) with ASE's LJ standing in for CHGNet (the docs' run uses
+    CHGNet): the delayed chain calls the model once per cycle (the unchanged system) plus once
+    per stage-1 acceptance, and the plain chain runs the same trials."""
+    sys.path.insert(0, str(Path(__file__).parents[1] / "examples" / "mof74_co2"))
+    spec = importlib.util.spec_from_file_location(
+        "mof74_run", Path(__file__).parents[1] / "examples" / "mof74_co2" / "run.py")
+    run = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run)
+    cycles = 10
+    report = run.main(["--calc", "lj", "--calc-opt", "sigma=3.0", "--calc-opt",
+                       "epsilon=0.005", "--calc-opt", "rc=6.0", "--screen-cycles", str(cycles),
+                       "--screen-pressures", "10.0", "--screen-kind", kind, "--exchanges", "10",
+                       "--moves", "2", "--no-binding", "--widom-blocks", "0", "--cost-cycles",
+                       "0", "--no-isotherm", "--out", str(tmp_path)])
+    plain, delayed = report["screen"]
+    assert not plain["screen"] and delayed["screen"] and delayed["screen_kind"] == kind
+    assert plain["attempts"] == delayed["attempts"] == cycles * 12
+    assert delayed["stage1_accepted"] > 0
+    assert delayed["model_calls"] == cycles + delayed["stage1_accepted"]
+    assert len(delayed["vector"]) == 16
