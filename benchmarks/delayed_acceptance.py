@@ -1,4 +1,4 @@
-"""Delayed-acceptance GCMC (`fix gcmc ... screen`, patch 0020) samples the full energy's grand
+"""Delayed-acceptance GCMC (`fix gcmc ... screen`, patch 0021) samples the full energy's grand
 canonical distribution exactly: an LJ fluid, the same chain with and without the screen.
 
     python benchmarks/delayed_acceptance.py [--cycles 20000] [--blocks 20] [--json PATH]

@@ -1,4 +1,4 @@
-"""Delayed-acceptance GCMC (`fix gcmc ... screen`, patch 0020): exact for the full energy, the
+"""Delayed-acceptance GCMC (`fix gcmc ... screen`, patch 0021): exact for the full energy, the
 expensive sub-style never called by stage 1, and nothing changed without the keyword.
 
 The statistical comparison runs benchmarks/delayed_acceptance.py's chains, short: an LJ fluid
@@ -47,7 +47,7 @@ Types
 
 #: Without the screen keyword: atom count, thermo pe (per atom, repr) and fix gcmc's 8 counters
 #: after 100 cycles, measured with the patch series up to 0018 (main at 7d44fda, before
-#: patch 0020 existed), same inputs (`_reference_chain`).
+#: patch 0021 existed), same inputs (`_reference_chain`).
 BEFORE = {
     "atom": (96, "-2.621207866549245", [964.0, 492.0, 527.0, 98.0, 509.0, 62.0, 0.0, 0.0]),
     "mol": (104, "-2.6159983155314683",
@@ -161,7 +161,7 @@ def test_stage_1_never_calls_the_mlip():
 
 
 def test_upstream_unit_test_of_the_patch_passes(tmp_path):
-    """Patch 0020 ships LAMMPS' own unit test (unittest/python/python-fix-gcmc.py, run by
+    """Patch 0021 ships LAMMPS' own unit test (unittest/python/python-fix-gcmc.py, run by
     LAMMPS' ctest as PythonFixGCMC): run it against the installed module."""
     roots = [Path(os.environ["LAMMPS_SOURCE_DIR"])] if "LAMMPS_SOURCE_DIR" in os.environ else []
     roots += sorted(Path(__file__).parents[1].glob("build/*/lammps-src"))
@@ -198,7 +198,7 @@ run 150
 @requires_mpi
 @pytest.mark.parametrize("screen", ["", " screen lj/cut 2"], ids=["plain", "delayed"])
 def test_two_ranks_change_the_configuration_only_by_accepted_moves(tmp_path, screen):
-    """Patch 0021: on 2 ranks a rejected translation left its atom on the wrong processor, and
+    """Patch 0022: on 2 ranks a rejected translation left its atom on the wrong processor, and
     the next rejected insertion removed that atom instead of the trial atom (upstream fix gcmc,
     plain chains too: with this input before the patch, seed 29494, pe per atom jumped from
     -2.26 to 73352 at cycle 59 and seed 1234 from -2.58 to 5.42 at cycle 38, no move accepted).

@@ -1,4 +1,4 @@
-"""Delayed acceptance (fix gcmc `screen`, patch 0020) for the model path: the classical force
+"""Delayed acceptance (fix gcmc `screen`, patch 0021) for the model path: the classical force
 field screens every trial, the MLIP (+ D3) is asked only about the trials the screen accepted.
 
 The screen is the example's own classical force field (mof74.SITES: TraPPE CO2, UFF framework,
