@@ -90,7 +90,9 @@ PROFILES = {
     "dry": Profile(exact_atoms=24, md=((ORB_DIRECT, (24,)),), md_min_time=0.05, md_repeats=1,
                    replica_atoms=24, replica_counts=(1, 2), replica_steps=2, gcmc_cycles=1,
                    gcmc_trials=(2, 1), gcmc_models=(SEVENNET,), gcmc_small=True,
-                   limits={"exactness": 60, "md": 45, "replicas": 60, "gcmc": 60}),
+                   # guards, not targets: the dry run (CI) must finish on a 5x slower or busy
+                   # machine (60 s cut SevenNet-0's exactness row under load); --budget scales
+                   limits={"exactness": 600, "md": 450, "replicas": 600, "gcmc": 600}),
 }
 
 

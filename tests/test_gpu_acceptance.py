@@ -19,9 +19,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-pytest.importorskip("orb_models", reason="orb-models is not installed (the [orb] extra)")
-pytest.importorskip("sevenn", reason="sevenn is not installed (the [sevennet] extra)")
-pytest.importorskip("CoRE_MOF", reason="core-mof is not installed (the [examples] extra)")
+for _module in ("orb_models", "sevenn", "CoRE_MOF"):  # scripts/setup.sh installs the [orb],
+    importlib.import_module(_module)  # [sevennet], [examples] extras: missing fails, not skips
 HAS_CHGNET = importlib.util.find_spec("chgnet") is not None  # else its rows say skipped
 
 
@@ -35,10 +34,14 @@ def check_chgnet(row: dict) -> None:
 
 @pytest.fixture(scope="module")
 def dry_run(tmp_path_factory) -> Path:
+    """The dry run with a budget and stage limits (the dry profile's) far above its need: the
+    limits are for the GPU node's lease, and a busy machine cut rows at the old 60 s and failed
+    here (a fresh-clone run, load 13 on 2 cores: 2 of 5 exactness rows 'cut at the stage's time
+    limit').  It takes ~190 s on 2 busy cores; the timeout only guards against a hang."""
     out = tmp_path_factory.mktemp("gpu")
     proc = subprocess.run(["bash", str(REPO / "scripts" / "gpu_acceptance.sh"), "--dry-run",
-                           "--python", sys.executable, "--out", str(out), "--budget", "300"],
-                          capture_output=True, text=True, timeout=600)
+                           "--python", sys.executable, "--out", str(out), "--budget", "3000"],
+                          capture_output=True, text=True, timeout=3600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return out
 
