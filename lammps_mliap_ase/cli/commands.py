@@ -92,8 +92,9 @@ def _require_model(args: argparse.Namespace) -> None:
                           + (", or an ML-IAP export with --mliap FILE" if
                              hasattr(args, "mliap") else ""))
     given = [f"--{key.replace('_', '-')}" for key in _CALCULATOR_FLAGS if getattr(args, key)]
-    if mliap and (given or server):
-        drop = given + ([f"--server {server}"] if server else [])
+    if mliap and (given or server or args.charge is not None or args.spin is not None):
+        drop = given + [f"--{key}" for key in ("charge", "spin") if getattr(args, key) is not None]
+        drop += [f"--server {server}"] if server else []
         raise BridgeError(
             f"--mliap {mliap} is a complete model (its exporter chose weights and device): "
             f"drop {', '.join(drop)}, or drop --mliap to run the calculator through ASE")
