@@ -30,7 +30,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 TESTS = REPO / "tests"
-SIZES = {200: (3, 3, 3), 3000: (8, 8, 6)}  # MgO cells + one CO2: 219 and 3075 atoms
+SIZES = {200: (3, 3, 3), 1000: (5, 5, 5), 3000: (8, 8, 6)}  # MgO + one CO2: 219, 1003, 3075 atoms
 ACCURACY_REPEAT = (4, 4, 3)  # 387 atoms
 
 
@@ -177,7 +177,8 @@ def main() -> None:
     parser.add_argument("--nve-steps", type=int, default=50)
     parser.add_argument("--skip-accuracy", action="store_true")
     parser.add_argument("--steps-small", type=int, default=10, help="timed steps at ~200 atoms")
-    parser.add_argument("--steps-large", type=int, default=3, help="timed steps at ~3000 atoms")
+    parser.add_argument("--steps-large", type=int, default=3,
+                        help="timed steps at ~1000 and ~3000 atoms")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "mliap_export_cpu.json")
     args = parser.parse_args()
     if args.worker:
@@ -192,7 +193,8 @@ def main() -> None:
         if not args.skip_accuracy:
             result["accuracy"] = accuracy(model, folder, args.nve_steps)
         result["timing"] = timing(model, folder, args.sizes, args.ranks,
-                                  {200: args.steps_small, 3000: args.steps_large})
+                                  {200: args.steps_small, 1000: args.steps_large,
+                                   3000: args.steps_large})
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {args.out}")
 
