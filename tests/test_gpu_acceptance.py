@@ -58,8 +58,11 @@ def test_every_stage_finished_and_wrote_its_json(dry_run):
 def test_the_bridge_equals_the_calculator(dry_run):
     rows = json.loads((dry_run / "exactness.json").read_text())["rows"]
     assert [r["spec"][1] for r in rows] == [
-        "float64", "float64", "float32-high", "float32", "float32"]
-    *rows, chgnet = rows
+        "float64", "float64", "float32-high", "float32", "float32", "ML-IAP export"]
+    *rows, chgnet, export = rows
+    # SevenNet-0's own ML-IAP export (patch 0019) == the calculator, and both timed
+    assert export["passed"] and export["model"] == "SevenNet-0 (real weights)", export
+    assert export["export_ms_per_step"] > 0 and export["bridge_ms_per_step"] > 0
     for row in rows:
         assert row["passed"], row
     assert rows[-1]["model"] == "SevenNet-0 (real weights)"
@@ -106,8 +109,9 @@ def test_a_native_abort_costs_its_row_only(tmp_path):
                           env=os.environ | {"PYTHONPATH": path})
     assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
     stage = json.loads((out / "exactness.json").read_text())
-    assert stage["status"] == "1 of 5 rows failed"
-    *orb, sevennet, chgnet = stage["rows"]
+    assert stage["status"] == "2 of 6 rows failed"  # SevenNet-0 and its export
+    *orb, sevennet, chgnet, export = stage["rows"]
+    assert export["failed"].startswith("exit -6: Fatal Python error: Aborted")
     assert all(row["passed"] for row in orb)
     check_chgnet(chgnet)
     assert sevennet["failed"].startswith("exit -6: Fatal Python error: Aborted")

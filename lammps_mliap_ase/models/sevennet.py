@@ -15,11 +15,13 @@ sevennet-mf-0 on MP-r2SCAN) without dispersion: overlay LAMMPS' ``pair_style dis
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import copy
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -34,15 +36,52 @@ MODELS = {"sevennet-0": "7net-0", "sevennet-0-22may2024": "7net-0_22May2024",
 #: the fidelities of sevennet-mf-0: its checkpoint's modal_map (tests/test_sevennet.py checks)
 MF_MODALS = ("PBE", "R2SCAN")
 
+#: the names sevenn's own LAMMPS ML-IAP exporter writes (`lammps-ase export NAME`)
+MLIAP_EXPORTS = tuple(MODELS)
+
+
+def _modal(name: str, modal: str | None) -> str | None:
+    """The fidelity of sevennet-mf-0 as its checkpoint spells it (any case); None otherwise."""
+    if name != "sevennet-mf-0":
+        return modal
+    canonical = {m.lower(): m for m in MF_MODALS}.get(str(modal).lower())
+    if canonical is None:
+        raise CalculatorSetupError(
+            f"{name} needs modal= one of {', '.join(MF_MODALS)} (the DFT fidelity it "
+            f"reproduces: PBE(+U) like sevennet-0, or r2SCAN), not {modal!r}")
+    return canonical
+
+
+def export_mliap(name: str, path: Path, modal: str | None = None) -> Path:
+    """Write `name` as a LAMMPS ML-IAP unified model with sevenn's own exporter, exactly
+    `sevenn_get_model CHECKPOINT --use_mliap -o PATH [-m MODAL]` (its SevenNetMLIAPWrapper,
+    saved with torch.save).  The wrapper runs on CUDA when torch sees a GPU where it is
+    exported, else on the CPU (sevenn's choice, kept in the file)."""
+    path = Path(path)
+    if path.suffix != ".pt":  # sevenn appends .pt to any other name; LAMMPS torch.loads .pt
+        raise CalculatorSetupError(
+            f"name the export {path.with_suffix('.pt').name} (ending in .pt): LAMMPS loads "
+            "'pair_style mliap unified FILE' with torch.load only for .pt/.pth files, and "
+            f"sevenn would write {path}.pt")
+    modal = _modal(name, modal)
+    try:
+        from sevenn.main import sevenn_get_model
+    except ImportError as exc:
+        raise CalculatorSetupError(
+            f"{name} needs sevenn: pip install 'lammps-mliap-ase[sevennet]' -c constraints.txt"
+        ) from exc
+    parser = argparse.ArgumentParser()
+    sevenn_get_model.add_args(parser)
+    argv = [MODELS[name], "--use_mliap", "-o", str(path)] + (["-m", modal] if modal else [])
+    with warnings.catch_warnings():  # advice to install CUDA tensor-product kernels
+        warnings.filterwarnings("ignore", message="No tensor product accelerator")
+        sevenn_get_model.run(parser.parse_args(argv))
+    return path
+
+
 def _sevennet(name: str, device: str = "cpu", modal: str | None = None) -> CalculatorSpec:
     """SevenNetCalculator with the checkpoint shipped in sevenn's wheel."""
-    if name == "sevennet-mf-0":
-        canonical = {m.lower(): m for m in MF_MODALS}.get(str(modal).lower())
-        if canonical is None:
-            raise CalculatorSetupError(
-                f"{name} needs modal= one of {', '.join(MF_MODALS)} (the DFT fidelity it "
-                f"reproduces: PBE(+U) like sevennet-0, or r2SCAN), not {modal!r}")
-        modal = canonical
+    modal = _modal(name, modal)
     try:
         from sevenn.calculator import SevenNetCalculator
     except ImportError as exc:
