@@ -238,6 +238,8 @@ def isotherm(system: run.System, c: Candidate, args, deadline: float | None) -> 
             for f in sorted(state.glob("p[0-9][0-9].json"))]
     if done and len(done) == len(PRESSURES):  # an earlier run's chains: go on from them
         cycles = max(cycles, min(len(d) for d in done))
+    history = folder / "rounds.json"  # every round of every invocation: cycles, wall time
+    earlier = json.loads(history.read_text()) if history.exists() else []
     rounds, stop, rate = [], "max_cycles", None  # rate: seconds per cycle of a round
     if deadline is None:  # stage (c) not asked for: what an earlier run left
         deadline, stop = 0.0, "not run now"
@@ -263,7 +265,8 @@ def isotherm(system: run.System, c: Candidate, args, deadline: float | None) -> 
         took = time.time() - t
         rate = took / max(1, ahead) if ahead > 0 else rate
         reached = cycles
-        rounds.append({"cycles": cycles, "wall_s": took})
+        rounds.append({"cycles": cycles, "wall_s": took, "ended": time.strftime("%H:%M:%S")})
+        history.write_text(json.dumps(earlier + rounds, indent=1))
         note(f"{c.label} (c) after {cycles} cycles: " + "; ".join(
             f"{q['pressure_bar']:g} bar {q['mmol_g']:.2f} ± {q['mmol_g_err']:.2f} mmol/g "
             f"(drift {q['drift_mmol_g']:+.2f}, {'converged' if q['converged'] else 'not yet'})"
@@ -274,12 +277,19 @@ def isotherm(system: run.System, c: Candidate, args, deadline: float | None) -> 
         if cycles >= args.max_cycles:
             break
         cycles = min(args.max_cycles, cycles + args.step_cycles)
+    status = folder / "status.json"  # why the last invocation that ran rounds stopped
     if not rounds:  # the cap came before the first round: what earlier runs left, if any
         if not done or len(done) != len(PRESSURES) or not all(done):
-            return {"points": [], "stop": stop, "rounds": [], "converged": False}
+            return {"points": [], "stop": stop, "rounds": earlier, "converged": False}
         points = [convergence(s, system) | {"pressure_bar": p}
                   for s, p in zip(done, PRESSURES, strict=True)]
-    return {"points": points, "stop": stop, "rounds": rounds,
+        if status.exists():
+            stop = json.loads(status.read_text())["stop"]
+        elif earlier:  # rounds of a job that wrote no status: it converged or was stopped
+            stop = "converged" if all(q["converged"] for q in points) else "time cap"
+    else:
+        status.write_text(json.dumps({"stop": stop}))
+    return {"points": points, "stop": stop, "rounds": earlier + rounds,
             "cycles": min(q["cycles"] for q in points),
             "converged": all(q["converged"] for q in points)}
 
@@ -316,7 +326,7 @@ def table_rows(report: dict) -> list[list[str]]:
         rows.append([c["label"], c["fidelity"], c["functional"], *binding, *widom[:3],
                      *uptake, conv, widom[3]])
     low, high = QST_KJ_MOL
-    rows.append(["experiment (298 K)", "", "", f"{low:g} … {high:g} (Q_st)", "", "", "", "",
+    rows.append(["experiment (298 K)", "", "", f"{low:g} … {high:g} (−Q_st)", "", "", "", "",
                  "", f"{UPTAKE_MMOL_G[0.1]:g}", f"{UPTAKE_MMOL_G[1.0]:g}", "", ""])
     return rows
 
@@ -375,7 +385,7 @@ def arguments(argv=None) -> argparse.Namespace:
     ap.add_argument("--models", nargs="+", default=list(SHORT), metavar="MODEL",
                     help=f"'all' ({', '.join(c.key for c in SHIPPED)}), some of them, or "
                     f"registry models as NAME[:KEY=VALUE,...] (default: {' '.join(SHORT)})")
-    ap.add_argument("--insertions", type=int, default=200, help="Widom insertions per model")
+    ap.add_argument("--insertions", type=int, default=150, help="Widom insertions per model")
     ap.add_argument("--isotherms", type=int, default=2,
                     help="isotherms for this many models, those whose (a) is nearest experiment")
     ap.add_argument("--cycles", type=int, default=12, help="cycles of the first isotherm round")
@@ -394,8 +404,13 @@ def arguments(argv=None) -> argparse.Namespace:
     ap.add_argument("--fresh", action="store_true", help="delete --out's stages first")
     ap.add_argument("--stages", default="abc",
                     help="the stages to compute, e.g. ab: (a) and (b) of every model, no "
-                    "isotherm (default abc); finished stages of the others are shown")
+                    "isotherm (default abc; none: only the table of what --out holds); "
+                    "finished stages of the others are shown")
     args = ap.parse_args(argv)
+    if args.stages == "none":
+        args.stages = ""
+    elif set(args.stages) - set("abc"):
+        ap.error("--stages takes letters of abc, or none")
     specs = [c.key for c in SHIPPED] if args.models == ["all"] else args.models
     args.candidates = [candidate(s) for s in specs]
     if len({c.key for c in args.candidates}) != len(args.candidates):
@@ -448,7 +463,11 @@ def main(argv=None) -> dict:
                                                   if "c" in args.stages else None)
         note(f"{c.label} (c) isotherm: {iso.get('cycles', 0)} cycles, converged "
              f"{iso['converged']} ({iso['stop']})")
-    report["wall_s"] = time.time() - start
+    report["wall_s"] = time.time() - start  # this invocation
+    # every stage's own time, whichever invocation computed it (a restarted job's total)
+    report["stage_wall_s"] = sum(m[s]["wall_s"] for m in report["models"]
+                                 for s in ("binding", "widom") if m[s] is not None) + sum(
+        r["wall_s"] for iso in report["isotherms"].values() for r in iso["rounds"])
     report["machine"] = machine
     report["complete"] = bool(chosen) and all(report["isotherms"][k]["converged"]
                                               for k in chosen)
