@@ -263,3 +263,28 @@ def test_readme_shows_the_measured_mlip_runs():
         assert full["co2_per_cycle"] == energy_only["co2_per_cycle"], name
         assert full["moves"] == energy_only["moves"], name
         assert full["model_s_per_trial"] / energy_only["model_s_per_trial"] >= 2.0, name
+
+
+def test_readme_tables_of_a_model_run(capsys):
+    """`run.py --readme-tables` on a --calc run's results.json (the shipped CHGNet run): the
+    model tables, not a KeyError; a file that is not a results.json: one line."""
+    path = EXAMPLE / "measured_mlip" / "chgnet" / "results.json"
+    run.main(["--readme-tables", str(path)])
+    out = capsys.readouterr().out
+    report = json.loads(path.read_text())
+    for name in ("binding", "widom", "isotherm", "trial_cost"):
+        assert f"<!-- {name} -->" in out, name
+    assert f"| chgnet + D3 | {report['binding']['E_bind_kJ_mol']:.1f} |" in out
+    assert "no force criterion" in out  # that run stopped at an iteration count
+    with pytest.raises(SystemExit, match="^ERROR: --readme-tables needs a results.json"):
+        run.main(["--readme-tables", str(EXAMPLE / "README.md")])
+
+
+def test_output_goes_to_the_current_folder_not_the_source_tree():
+    """A clean clone stays clean: the default --out is relative to the current folder."""
+    out = run.arguments([]).out
+    assert not out.is_absolute() and out == Path(run.DEFAULT_OUT)
+    assert "mof74_co2_output" in (EXAMPLE / "README.md").read_text()
+    other = (EXAMPLE.parent / "co2_gcmc_isotherm" / "run.py").read_text()
+    assert 'default=Path("co2_gcmc_isotherm_output")' in other
+    assert "HERE / \"output\"" not in other + (EXAMPLE / "run.py").read_text()

@@ -163,7 +163,9 @@ def main() -> None:
     ap.add_argument("--pressures", type=float, nargs="+", default=[0.1, 0.3, 1, 3, 10],
                     help="bar")
     ap.add_argument("--cycles", type=int, default=100)
-    ap.add_argument("--out", type=Path, default=HERE / "output")
+    ap.add_argument("--out", type=Path, default=Path("co2_gcmc_isotherm_output"),
+                    help="output folder (default: co2_gcmc_isotherm_output/ in the current "
+                    "folder, so that a clone stays clean)")
     ap.add_argument("--sequential", action="store_true",
                     help="one pressure after the other, in this process (default: all at once "
                          "as replicas sharing one model server)")

@@ -38,10 +38,27 @@ from ase.geometry import get_distances
 from ase.neighborlist import neighbor_list
 from ase.units import kB, kJ, mol
 
-D3 = "bj pbe 16.0 10.0"  # damping, functional, cutoff, coordination-number cutoff (A)
+#: D3(BJ) parameters (s6, a1, s8, a2) of the functionals the shipped models learned, as LAMMPS'
+#: dispersion/d3 has them: PBE (Grimme, Ehrlich & Goerigk, J. Comput. Chem. 32, 1456 (2011))
+#: and r2SCAN (Ehlert, Huniar, Ding, Neese & Grimme, J. Chem. Phys. 154, 061101 (2021))
+D3_FUNCTIONALS = {"pbe": (1.0, 0.4289, 0.7875, 4.4407), "r2scan": (1.0, 0.4948, 0.7898, 5.7308)}
+
+
+def d3(functional: str = "pbe") -> str:
+    """`pair_style dispersion/d3` arguments: Becke-Johnson damping with the parameters of
+    `functional`, cutoffs 16 A (energy) and 10 A (coordination numbers)."""
+    if functional not in D3_FUNCTIONALS:
+        raise ValueError(f"D3 functional must be one of {', '.join(D3_FUNCTIONALS)}, "
+                         f"not {functional!r}")
+    return f"bj {functional} 16.0 10.0"
+
+
+D3 = d3("pbe")  # damping, functional, cutoff, coordination-number cutoff (A)
 OVERLAP = 1.6  # A
 MODEL_CUTOFF = 6.0  # A: CHGNet's atom-graph cutoff (SevenNet-0: 5 A)
 CO2_LENGTH = 2 * mof74.CO2_BOND
+FMAX = 0.05  # eV/A: (a) is minimised until the largest force on the CO2 is at most this
+MAX_STEPS = 3000  # a safety cap on (a)'s minimisation, never its criterion (reported if hit)
 
 
 def repeats_for_model(cell: np.ndarray, cutoff: float = MODEL_CUTOFF) -> tuple[int, int, int]:
@@ -68,11 +85,43 @@ def open_site(framework: Atoms) -> tuple[int, np.ndarray]:
     return mg, direction / np.linalg.norm(direction)
 
 
+def minimise(lmp, fmax_target: float = FMAX, max_steps: int = MAX_STEPS) -> list[dict]:
+    """Minimise to a force criterion: the largest force on any atom <= `fmax_target` (eV/A;
+    `min_modify norm max`: the largest per-atom force, not LAMMPS' default 2-norm of all
+    forces), never to an iteration count.  Conjugate gradients first; if its line search
+    gives up above the criterion (float32 models' energies are noisy at the last meV), FIRE
+    continues from there (it moves on forces alone).  `max_steps` in all is a safety cap,
+    generous: the caller reports the force reached and whether the cap ended it."""
+    stages: list[dict] = []
+    lmp.command("min_modify norm max")
+    for style in ("cg", "fire"):
+        before = int(lmp.get_thermo("step"))
+        left = max_steps - sum(s["steps"] for s in stages)
+        if left <= 0:
+            break
+        lmp.commands_string(f"min_style {style}\nminimize 0.0 {fmax_target!r} {left} "
+                            f"{10 * left}")
+        stages.append({"style": style, "steps": int(lmp.get_thermo("step")) - before,
+                       "fmax_eV_A": _fmax(lmp)})
+        if stages[-1]["fmax_eV_A"] <= fmax_target:
+            break
+    return stages
+
+
+def _fmax(lmp) -> float:
+    """The largest per-atom force (eV/A) LAMMPS' minimiser saw last (fixes applied)."""
+    f = np.ctypeslib.as_array(lmp.extract_atom("f")[0], shape=(lmp.extract_global("nlocal"), 3))
+    return float(np.linalg.norm(f, axis=1).max())
+
+
 def binding_energy(framework: Atoms, interface, dispersion: str | None,
-                   start_distance: float = 2.4) -> dict:
-    """CO2 end-on at an open Mg site, minimised by LAMMPS with the framework fixed:
-    E_bind = E(MOF + CO2) - E(MOF) - E(CO2 alone), the CO2 relaxed in both (flexible here),
-    and its D3 share (LAMMPS' `compute pair dispersion/d3`)."""
+                   start_distance: float = 2.4, fmax_target: float = FMAX,
+                   max_steps: int = MAX_STEPS) -> dict:
+    """CO2 end-on at an open Mg site, minimised by LAMMPS with the framework fixed to a
+    largest force <= `fmax_target` (`minimise`): E_bind = E(MOF + CO2) - E(MOF) - E(CO2
+    alone), the CO2 relaxed in both (flexible here), and its D3 share (LAMMPS' `compute pair
+    dispersion/d3`).  Reports the force reached (fresh forces of the final geometry) and
+    whether the criterion was met or the step cap ended the minimisation."""
     t0 = time.perf_counter()
     mg, direction = open_site(framework)
     o1 = framework.positions[mg] + start_distance * direction
@@ -82,9 +131,9 @@ def binding_energy(framework: Atoms, interface, dispersion: str | None,
     mof = _parts(lmp, dispersion)
     n = len(framework)
     place(lmp, co2)
-    lmp.commands_string("fix hold framework setforce 0.0 0.0 0.0\n"
-                        "min_style cg\nminimize 0.0 0.01 100 400")
-    steps = int(lmp.get_thermo("step"))
+    lmp.command("fix hold framework setforce 0.0 0.0 0.0")
+    stages = minimise(lmp, fmax_target, max_steps)
+    steps = sum(s["steps"] for s in stages)
     complex_ = _parts(lmp, dispersion)  # fresh energy and forces of the final geometry
     order = np.argsort(np.ctypeslib.as_array(lmp.extract_atom("id"), shape=(n + 3,)))
     x = np.ctypeslib.as_array(lmp.extract_atom("x")[0], shape=(n + 3, 3))[order]
@@ -104,7 +153,9 @@ def binding_energy(framework: Atoms, interface, dispersion: str | None,
             "mg_o_A": float(d[k, m]),
             "mg_o_c_deg": float(bound.get_angle(int(mgs[m]), n + 1 + int(k), n, mic=True)),
             "start_mg": mg, "bound_mg": int(mgs[m]), "fmax_eV_A": fmax,
-            "minimize_steps": steps, "E_co2_relaxed_eV": float(co2_alone[0]),
+            "fmax_target_eV_A": fmax_target, "converged": fmax <= fmax_target,
+            "minimize_steps": steps, "minimize_stages": stages, "step_cap": max_steps,
+            "step_cap_hit": steps >= max_steps, "E_co2_relaxed_eV": float(co2_alone[0]),
             "co2_positions_A": x[n:].tolist(), "wall_s": time.perf_counter() - t0}
 
 
@@ -174,7 +225,10 @@ def widom(system, interface, dispersion: str | None, intra: float, seed: int,
     t0 = time.perf_counter()
     lmp = sim.make_lammps(system.framework, "model", interface, dispersion=dispersion)
     recorder = InsertionRecorder(interface, len(system.framework))
+    t1, in_model = time.perf_counter(), interface.seconds
     weights = sim.widom(lmp, seed, insertions, 1, intra)  # exp(-dU/kT) of each insertion
+    per_insertion = ((time.perf_counter() - t1) / insertions,
+                     (interface.seconds - in_model) / insertions)
     lmp.close()
     distance = np.array(recorder.distances)
     if len(distance) != len(weights):
@@ -186,14 +240,27 @@ def widom(system, interface, dispersion: str | None, intra: float, seed: int,
     density = system.mass / 1000.0 / (system.framework.get_volume() * 1e-30 * 6.02214076e23)
 
     def summary(w: np.ndarray) -> dict:
-        blocks = np.array([b.mean() for b in np.array_split(w, 5)])
-        mu = -kt * math.log(w.mean())
-        mu_blocks = -kt * np.log(np.maximum(blocks, 1e-300))
-        henry = math.exp(-mu / kt) / (density * 8.314462618 * mof74.TEMPERATURE)  # mol/kg/Pa
+        """mu_ex, its block error, K_H and the convergence diagnostic: the running estimate
+        after each tenth of the insertions, the largest insertion's share of the average and
+        how many insertions effectively carry it ((sum w)^2 / sum w^2).  An average of zero
+        (every insertion rejected) or of inf (a factor overflowed) gives +-inf, not an error."""
+        ends = np.linspace(0, len(w), 11)[1:].astype(int)
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            blocks = np.array([b.mean() for b in np.array_split(w, 5)])
+            mu = float(-kt * np.log(w.mean()))
+            mu_blocks = -kt * np.log(np.maximum(blocks, 1e-300))
+            henry = float(np.exp(-mu / kt) / (density * 8.314462618 * mof74.TEMPERATURE))
+            running_mu = -kt * np.log(np.cumsum(w)[ends - 1] / ends) / (kJ / mol)
+            total = w.sum()
+            top = float(w.max() / total) if total > 0 else float("nan")
+            effective = float(total ** 2 / (w ** 2).sum()) if total > 0 else 0.0
         return {"mu_ex_kJ_mol": mu / (kJ / mol),
                 "mu_ex_err_kJ_mol": float(mu_blocks.std(ddof=1) / math.sqrt(5)) / (kJ / mol),
-                "henry_mmol_g_bar": henry * 1e5,
-                "top_insertion_share": float(w.max() / w.sum())}
+                "henry_mmol_g_bar": henry * 1e5,  # mol/kg/Pa -> mmol/g/bar
+                "top_insertion_share": top, "effective_insertions": effective,
+                "running_insertions": ends.tolist(),
+                "running_mu_ex_kJ_mol": [float(x) if np.isfinite(x) else None
+                                         for x in running_mu]}
 
     lowest = int(np.argmin(du))
     return {"insertions": len(du), "all": summary(weights),
@@ -204,6 +271,7 @@ def widom(system, interface, dispersion: str | None, intra: float, seed: int,
             "lowest_dU_kept_kJ_mol": float(du[kept].min() / (kJ / mol)) if kept.any() else None,
             "dU_kJ_mol": [float(x) if np.isfinite(x) else None for x in du / (kJ / mol)],
             "distance_A": distance.tolist(),
+            "wall_s_per_insertion": per_insertion[0], "model_s_per_insertion": per_insertion[1],
             "wall_s": time.perf_counter() - t0}
 
 

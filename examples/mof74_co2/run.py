@@ -54,6 +54,7 @@ MODEL_DEFAULTS = {"cycles": 30, "exchanges": 10, "moves": 5,
                   "widom_insertions": 100}
 EXPERIMENT = {0.1: 5.1, 1.0: 7.9}  # mmol/g, pristine Mg-MOF-74, 298 K
 SEED = 29494
+DEFAULT_OUT = "mof74_co2_output"  # relative to the current folder, never the source tree
 UNIT_CIF = "unit.cif"  # in --out/state: the structure the job hands its replicas
 
 
@@ -103,8 +104,11 @@ def interface_for(energy: str, args, calc=None,
 
 
 def dispersion(args) -> str | None:
-    """The D3 overlay of a model (mlip.py says why), or None."""
-    return mlip.D3 if getattr(args, "dispersion", "none") == "d3" else None
+    """The D3 overlay of a model with the parameters of its functional (mlip.py says why),
+    or None."""
+    if getattr(args, "dispersion", "none") != "d3":
+        return None
+    return mlip.d3(getattr(args, "d3_functional", "pbe"))
 
 
 # -- (1) the same chain two ways -------------------------------------------------------------
@@ -222,8 +226,9 @@ def isotherm(system: System, args, energy: str) -> list[dict]:
     if args.resume:
         for k in range(len(pressures)):
             f = state / f"p{k:02d}.json"
-            if f.exists() and "result" in (saved := json.loads(f.read_text())):
-                finished[k] = saved["result"]
+            saved = json.loads(f.read_text()) if f.exists() else {}
+            if saved.get("result", {}).get("cycles", 0) >= args.cycles:
+                finished[k] = saved["result"]  # a shorter run continues to --cycles
     else:
         for f in state.glob("p*.*"):
             f.unlink()
@@ -347,7 +352,7 @@ def model_study(system: System, args) -> dict:
     if not args.no_binding:
         b = out["binding"] = mlip.binding_energy(system.framework, interface, d3)
         print(f"(a) CO2 at the open Mg site, minimised ({b['minimize_steps']} steps, framework "
-              f"fixed, largest force left {b['fmax_eV_A']:.3f} eV/A): E_bind = "
+              f"fixed, largest force left {b['fmax_eV_A']:.3f} eV/A, {minimised(b)}): E_bind = "
               f"{b['E_bind_kJ_mol']:.1f} kJ/mol (D3 {b['E_bind_d3_kJ_mol']:.1f}), nearest "
               f"Mg-O {b['mg_o_A']:.2f} A, "
               f"Mg-O-C {b['mg_o_c_deg']:.0f} deg; {b['wall_s']:.0f} s", flush=True)
@@ -376,6 +381,18 @@ def model_study(system: System, args) -> dict:
         out["isotherm_wall_s"] = time.perf_counter() - t
         out["gap_to_experiment"] = gap_to_experiment(out["isotherm"])
     return out
+
+
+def minimised(binding: dict) -> str:
+    """How (a)'s minimisation ended, in words: the force criterion met, or not and why."""
+    if "converged" not in binding:  # a results.json from before the force criterion
+        return f"{binding['minimize_steps']} steps, no force criterion"
+    target = binding["fmax_target_eV_A"]
+    if binding["converged"]:
+        return f"converged: largest force <= {target:g} eV/A"
+    why = (f"the {binding['step_cap']}-step cap ended it" if binding["step_cap_hit"]
+           else "the minimiser gave up")
+    return f"NOT converged to {target:g} eV/A: {why}"
 
 
 # -- (3) fix widom ---------------------------------------------------------------------------
@@ -522,6 +539,8 @@ def plot_widom_map(system: System, records: np.ndarray, path: Path, bins: int = 
 def markdown_tables(report: dict) -> dict[str, str]:
     """The README's tables, made from a results.json (tests/test_mof74.py checks that the
     README shows exactly these for measured/results.json)."""
+    if "model" in report:
+        return model_tables(report)
     tables = {}
     if "chains" in report:
         c = report["chains"]
@@ -567,6 +586,54 @@ def markdown_tables(report: dict) -> dict[str, str]:
                 f"\n\nHenry's law from Widom at {low['pressure_bar']:g} bar: "
                 f"{w['henry_mmol_g_bar'] * low['pressure_bar']:.4f} mmol/g; GCMC there: "
                 f"{low['mmol_g']:.4f} ± {low['mmol_g_err']:.4f} mmol/g.")
+    return tables
+
+
+def model_tables(report: dict) -> dict[str, str]:
+    """Section 4's tables of one --calc run's results.json: (a) binding, (b) Widom, (c) the
+    isotherm and (d) the cost of a trial, each present in the run."""
+    label = report["model"] + (" + D3" if report.get("dispersion") else "")
+    tables = {}
+    if b := report.get("binding"):
+        tables["binding"] = (
+            "| model | E_bind (kJ/mol) | of it D3 | model alone | Mg…O (Å) | Mg–O–C (°) | "
+            "largest force left (eV/Å) | steps | minimisation | wall (s) |\n"
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
+            f"| {label} | {b['E_bind_kJ_mol']:.1f} | {b['E_bind_d3_kJ_mol']:.1f} | "
+            f"{b['E_bind_model_kJ_mol']:.1f} | {b['mg_o_A']:.2f} | {b['mg_o_c_deg']:.0f} | "
+            f"{b['fmax_eV_A']:.3f} | {b['minimize_steps']} | {minimised(b)} | "
+            f"{b['wall_s']:.0f} |")
+    if w := report.get("widom"):
+        a, o = w["all"], w["overlap_filtered"]
+        kept = w.get("lowest_dU_kept_kJ_mol")
+        tables["widom"] = (
+            f"| model | insertions | closer than {report['overlap_A']:g} Å | μ_ex, all (kJ/mol) "
+            "| K_H, all (mmol/g/bar) | μ_ex, overlap rule (kJ/mol) | K_H, overlap rule "
+            "(mmol/g/bar) | largest insertion's share | lowest ΔU kept (kJ/mol) | wall (s) |\n"
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
+            f"| {label} | {w['insertions']} | {w['closer_than_overlap']} | "
+            f"{a['mu_ex_kJ_mol']:.1f} ± {a['mu_ex_err_kJ_mol']:.1f} | "
+            f"{a['henry_mmol_g_bar']:.2g} | {o['mu_ex_kJ_mol']:.1f} ± "
+            f"{o['mu_ex_err_kJ_mol']:.1f} | {o['henry_mmol_g_bar']:.2g} | "
+            f"{100 * o['top_insertion_share']:.0f} % | "
+            f"{'' if kept is None else f'{kept:.1f}'} | {w['wall_s']:.0f} |")
+    if iso := report.get("isotherm"):
+        rows = [f"| {r['pressure_bar']:.4g} | {r['mmol_g']:.2f} ± {r['mmol_g_err']:.2f} | "
+                f"{r['per_cell']:.2f} ± {r['per_cell_err']:.2f} | {r['co2_mean']:.2f} | "
+                f"{EXPERIMENT.get(round(r['pressure_bar'], 6), '')} | {r['cycles']} |"
+                for r in iso]
+        tables["isotherm"] = ("| p (bar) | mmol/g | CO2 per unit cell | CO2 per supercell | "
+                              "experiment (mmol/g) | cycles |\n"
+                              "| --- | --- | --- | --- | --- | --- |\n" + "\n".join(rows))
+    if cost := report.get("trial_cost"):
+        rows = [f"| {label} | {c['trials']} | {c['overlap_A'] or 'off'} | "
+                f"{c['full_evaluations']} + {c['energy_only_evaluations']} | "
+                f"{c['wall_s_per_trial']:.3f} | {c['model_s_per_trial']:.3f} | "
+                f"{c['co2_per_cycle']} |" for c in cost]
+        tables["trial_cost"] = (
+            "| model | trials | overlap rule | model evaluations (full + energy-only) | "
+            "s/trial wall | s/trial in the model | CO2 after each cycle |\n"
+            "| --- | --- | --- | --- | --- | --- | --- |\n" + "\n".join(rows))
     return tables
 
 
@@ -627,12 +694,17 @@ def arguments(argv=None) -> argparse.Namespace:
                     f"with --calc {MODEL_DEFAULTS['widom_insertions']})")
     ap.add_argument("--no-isotherm", action="store_true")
     ap.add_argument("--resume", action="store_true",
-                    help="skip finished pressures, continue the interrupted one from its restart")
+                    help="skip finished pressures, continue the interrupted one from its restart"
+                    " (a pressure that ran fewer than --cycles continues to --cycles)")
     ap.add_argument("--calc", help="registry model as the whole energy (e.g. chgnet, sevennet-0,"
                     " orb-v3-direct-omol): binding energy, Widom, trial cost and isotherm "
                     "(mlip.py)")
     ap.add_argument("--dispersion", choices=("d3", "none"), default="d3",
-                    help=f"with --calc: LAMMPS' D3(BJ, PBE) overlaid ({mlip.D3}; default) or not")
+                    help=f"with --calc: LAMMPS' D3(BJ) overlaid ({mlip.D3}; default) or not")
+    ap.add_argument("--d3-functional", choices=tuple(mlip.D3_FUNCTIONALS), default="pbe",
+                    help="with --calc: the D3(BJ) parameters of the functional the model "
+                    "learned (pbe: PBE(+U)-trained models, the default; r2scan: r2SCAN-trained "
+                    "ones)")
     ap.add_argument("--overlap", type=float, default=mlip.OVERLAP, metavar="A",
                     help="with --calc: trials placing atoms closer are rejected without a model "
                     "call (%(default)g A; 0: off)")
@@ -649,7 +721,9 @@ def arguments(argv=None) -> argparse.Namespace:
     ap.add_argument("--screen-delayed-only", action="store_true")
     ap.add_argument("--calc-opt", type=option, action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--device", help="for --calc models, e.g. cuda (default: the model's)")
-    ap.add_argument("--out", type=Path, default=HERE / "output")
+    ap.add_argument("--out", type=Path, default=Path(DEFAULT_OUT),
+                    help=f"output folder (default: {DEFAULT_OUT}/ in the current folder, so "
+                    "that a clone stays clean)")
     ap.add_argument("--compare-runs", type=Path, nargs=2, metavar="STATE_DIR",
                     help="whether two runs (their OUT/state directories, e.g. --energy native and"
                     " bridge) made the same chains at every pressure: a table, and exit")
@@ -680,7 +754,12 @@ def main(argv=None) -> dict:
         print(f"{table}\n\nthe same chains at every pressure: {same}")
         return {"same_chains": same}
     if args.readme_tables:
-        for name, table in markdown_tables(json.loads(args.readme_tables.read_text())).items():
+        try:
+            report = json.loads(args.readme_tables.read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise SystemExit(f"ERROR: --readme-tables needs a results.json of this script: "
+                             f"{error}") from None
+        for name, table in markdown_tables(report).items():
             print(f"<!-- {name} -->\n{table}\n")
         return {}
     start = time.perf_counter()
