@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import importlib
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable
@@ -64,17 +65,11 @@ def export_mliap(name: str, path: Path, modal: str | None = None) -> Path:
             "'pair_style mliap unified FILE' with torch.load only for .pt/.pth files, and "
             f"sevenn would write {path}.pt")
     modal = _modal(name, modal)
-    try:
-        from sevenn.main import sevenn_get_model
-    except ImportError as exc:
-        raise CalculatorSetupError(
-            f"{name} needs sevenn: pip install 'lammps-mliap-ase[sevennet]' -c constraints.txt"
-        ) from exc
+    sevenn_get_model = _sevenn(name, "sevenn.main.sevenn_get_model")
     parser = argparse.ArgumentParser()
     sevenn_get_model.add_args(parser)
     argv = [MODELS[name], "--use_mliap", "-o", str(path)] + (["-m", modal] if modal else [])
-    with warnings.catch_warnings():  # advice to install CUDA tensor-product kernels
-        warnings.filterwarnings("ignore", message="No tensor product accelerator")
+    with _no_accelerator_advice():
         sevenn_get_model.run(parser.parse_args(argv))
     return path
 
@@ -82,16 +77,28 @@ def export_mliap(name: str, path: Path, modal: str | None = None) -> Path:
 def _sevennet(name: str, device: str = "cpu", modal: str | None = None) -> CalculatorSpec:
     """SevenNetCalculator with the checkpoint shipped in sevenn's wheel."""
     modal = _modal(name, modal)
+    calculator = _sevenn(name, "sevenn.calculator").SevenNetCalculator
+    with _no_accelerator_advice():
+        calc = calculator(MODELS[name], device=device, modal=modal)
+    return CalculatorSpec(calc)
+
+
+def _sevenn(name: str, module: str):
+    """sevenn's `module`, or the one line that says how to install it for model `name`."""
     try:
-        from sevenn.calculator import SevenNetCalculator
+        return importlib.import_module(module)
     except ImportError as exc:
         raise CalculatorSetupError(
             f"{name} needs sevenn: pip install 'lammps-mliap-ase[sevennet]' -c constraints.txt"
         ) from exc
-    with warnings.catch_warnings():  # advice to install CUDA tensor-product kernels
+
+
+@contextlib.contextmanager
+def _no_accelerator_advice():
+    """sevenn's advice to install CUDA tensor-product kernels, held back (one per model)."""
+    with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="No tensor product accelerator")
-        calc = SevenNetCalculator(MODELS[name], device=device, modal=modal)
-    return CalculatorSpec(calc)
+        yield
 
 
 def _graph(calc, atoms):
