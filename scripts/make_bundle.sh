@@ -32,13 +32,20 @@ packages() {
 # Paths of the LAMMPS tree the bundle keeps.  src/* means the files (not folders) of src/.
 #   src/STUBS   the MPI stubs of a serial build;  src/KOKKOS  patched by patches/0013, and
 #   compiled by --kokkos builds;  cmake/ python/  LAMMPS' build and Python package;
-#   doc/lammps.1  installed by LAMMPS' cmake;  examples/mliap/...  tests/test_upstream_lj.py.
+#   doc/lammps.1  installed by LAMMPS' cmake;  examples/mliap/...  tests/test_upstream_lj.py;
+#   every file outside src/ that a patch edits (its docs page, its unit test), or the patch
+#   would not apply.
 # None of our packages needs a library from lib/ (FFT=KISS is in src/KSPACE), so lib/ is empty.
 source_paths() {
     printf '%s\n' LICENSE README 'src/*' src/fmt src/nlohmann src/STUBS src/KOKKOS cmake python \
         doc/lammps.1 examples/mliap/in.mliap.unified.lj.Ar \
         examples/mliap/log.23Sep22.mliap.unified.lj.Ar.g++.1
     packages | sed 's|^|src/|'
+    patched_paths | grep -v '^src/'
+}
+# Files the patches edit or create (a created one is not in the tarball: its folder is made).
+patched_paths() {
+    sed -n 's|^+++ b/||p' "$repo"/patches/*.patch | awk '{print $1}' | sort -u
 }
 # Folders LAMMPS' cmake installs from (install(DIRECTORY)): kept, but empty.
 EMPTY_DIRS=(bench potentials lib)
@@ -80,6 +87,8 @@ while read -r p; do
     if [ "$p" = 'src/*' ]; then
         mkdir -p "$stage/lammps/src"
         find "$root/src" -maxdepth 1 -type f -exec cp -p {} "$stage/lammps/src/" \;
+    elif [ ! -e "$root/$p" ] && patched_paths | grep -qxF "$p"; then
+        mkdir -p "$stage/lammps/$(dirname "$p")"  # a file a patch creates
     else
         [ -e "$root/$p" ] || die "$p is not in $tarball"
         mkdir -p "$stage/lammps/$(dirname "$p")"
