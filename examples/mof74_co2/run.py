@@ -173,7 +173,7 @@ def run_pressure(system: System, pressure: float, args, state: Path, energy: str
     else:
         lmp = sim.make_lammps(system.framework, energy, interface, dispersion=d3)
     sim.add_gcmc(lmp, pressure, args.seed, args.exchanges, args.moves, intra,
-                 args.overlap if energy == "model" else 0.0)
+                 args.overlap if energy == "model" else 0.0, args.maxangle)
     total, block = args.cycles, max(1, args.cycles // args.blocks)
     start = time.perf_counter()
     done_before = len(counts)
@@ -717,8 +717,23 @@ def arguments(argv=None) -> argparse.Namespace:
                     help="with --calc: (e) plain vs delayed-acceptance chains with the classical"
                     " force field as the screen, this many cycles each (screen.py; 0: skip)")
     ap.add_argument("--screen-pressures", type=float, nargs="+", default=[0.1, 1.0])
-    ap.add_argument("--screen-kind", choices=("classical", "classical+d3"), default="classical")
-    ap.add_argument("--screen-delayed-only", action="store_true")
+    ap.add_argument("--screen-kind", choices=screen.KINDS, default="classical",
+                    help="the screen: the classical force field, it + D3, or pair terms fitted "
+                    "to the model + D3 (screen_fit.py)")
+    ap.add_argument("--screen-chains", choices=("both", "plain", "delayed"), default="both",
+                    help="which chains (e): both, or one of them (to run them side by side)")
+    ap.add_argument("--maxangle", type=float, default=None,
+                    help="largest CO2 rotation of a trial, degrees (fix gcmc's default: 10)")
+    ap.add_argument("--screen-fit-pressure", type=float, default=1.0,
+                    help="bar: the pressure of the model's chain the fit samples")
+    ap.add_argument("--screen-fit-samples", type=int, default=1000,
+                    help="single-CO2 insertions the fitted screen is fitted to")
+    ap.add_argument("--screen-fit-cycles", type=int, default=60,
+                    help="cycles of the model's own chain whose trials the fitted screen is "
+                    "fitted to as well")
+    ap.add_argument("--screen-fit", type=Path, default=None,
+                    help="folder of the fitted screen (default OUT/screen_fit): a fit of the "
+                    "same inputs found there is used, not repeated (chains run side by side)")
     ap.add_argument("--calc-opt", type=option, action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--device", help="for --calc models, e.g. cuda (default: the model's)")
     ap.add_argument("--out", type=Path, default=Path(DEFAULT_OUT),

