@@ -43,6 +43,7 @@ import run  # noqa: E402
 import simulation as sim  # noqa: E402
 
 from lammps_mliap_ase.cli.machine import describe  # noqa: E402
+from lammps_mliap_ase.cli.oneline import OneLineParser, run_script  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -399,7 +400,7 @@ def write(system: run.System, report: dict, out: Path) -> None:
 # -- main ----------------------------------------------------------------------------------------
 
 def arguments(argv=None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = OneLineParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", nargs="+", default=list(SHORT), metavar="MODEL",
                     help=f"'all' ({', '.join(c.key for c in SHIPPED)}), some of them, or "
                     f"registry models as NAME[:KEY=VALUE,...] (default: {' '.join(SHORT)})")
@@ -496,5 +497,5 @@ def main(argv=None) -> dict:
     return report
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # errors as one line (LAMMPS_ASE_DEBUG=1: traceback)
+    sys.exit(run_script(main, screen_has_it=False))

@@ -41,6 +41,7 @@ from lammps_mliap_ase import UniversalASEUnifiedMLIAPInterface  # noqa: E402
 from lammps_mliap_ase.cli import option  # noqa: E402
 from lammps_mliap_ase.cli.commands import serve_arguments as cli_serve_arguments  # noqa: E402
 from lammps_mliap_ase.cli.machine import describe  # noqa: E402
+from lammps_mliap_ase.cli.oneline import OneLineParser, run_script  # noqa: E402
 from lammps_mliap_ase.serve.replicas import SharedServer  # noqa: E402
 
 PRESSURES = np.logspace(-2, 0, 10)  # bar: the published study's grid
@@ -662,8 +663,20 @@ def compare_runs(first: Path, second: Path) -> tuple[bool, str]:
 
 # -- main ------------------------------------------------------------------------------------
 
+def _positive(kind: type):
+    """argparse type: a number of `kind` > 0 (a fit of no samples, a chain of no cycles or a
+    pressure of 0 would fail far from the option that caused it)."""
+    def parse(text: str):
+        value = kind(text)
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be > 0, not {text}")
+        return value
+    parse.__name__ = kind.__name__  # argparse names the type in "invalid int value"
+    return parse
+
+
 def arguments(argv=None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = OneLineParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cycles", type=int, help="GCMC cycles per pressure (default 100; with "
                     f"--calc {MODEL_DEFAULTS['cycles']})")
     ap.add_argument("--equilibration", type=int, default=None,
@@ -722,13 +735,13 @@ def arguments(argv=None) -> argparse.Namespace:
                     "to the model + D3 (screen_fit.py)")
     ap.add_argument("--screen-chains", choices=("both", "plain", "delayed"), default="both",
                     help="which chains (e): both, or one of them (to run them side by side)")
-    ap.add_argument("--maxangle", type=float, default=None,
+    ap.add_argument("--maxangle", type=_positive(float), default=None,
                     help="largest CO2 rotation of a trial, degrees (fix gcmc's default: 10)")
-    ap.add_argument("--screen-fit-pressure", type=float, default=1.0,
+    ap.add_argument("--screen-fit-pressure", type=_positive(float), default=1.0,
                     help="bar: the pressure of the model's chain the fit samples")
-    ap.add_argument("--screen-fit-samples", type=int, default=1000,
+    ap.add_argument("--screen-fit-samples", type=_positive(int), default=1000,
                     help="single-CO2 insertions the fitted screen is fitted to")
-    ap.add_argument("--screen-fit-cycles", type=int, default=60,
+    ap.add_argument("--screen-fit-cycles", type=_positive(int), default=60,
                     help="cycles of the model's own chain whose trials the fitted screen is "
                     "fitted to as well")
     ap.add_argument("--screen-fit", type=Path, default=None,
@@ -838,5 +851,5 @@ def main(argv=None) -> dict:
     return report
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # errors as one line (LAMMPS_ASE_DEBUG=1: traceback)
+    sys.exit(run_script(main, screen_has_it=False))

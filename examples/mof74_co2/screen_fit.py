@@ -351,6 +351,10 @@ def fitted_table(framework: Atoms, calculator, dispersion: str | None, out: Path
     if loaded is not None:
         snapshots = loaded()
         n_snapshots = len(snapshots)
+        if not n_snapshots:
+            raise ValueError("the model's chain for the fit never held a CO2 in its snapshots: "
+                             "give it more cycles (--screen-fit-cycles) or a higher pressure "
+                             "(--screen-fit-pressure)")
         x_loaded, y_loaded = loaded_samples(framework, snapshots, energy, insertions, seed,
                                             overlap)
         x, model = np.vstack([x, x_loaded]), np.r_[model, y_loaded]
