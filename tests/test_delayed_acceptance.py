@@ -227,11 +227,7 @@ def test_mof74_screen_section_calls_the_model_only_after_stage_1(tmp_path, kind)
     """examples/mof74_co2 (e) with ASE's LJ standing in for CHGNet (the docs' run uses
     CHGNet): the delayed chain calls the model once per cycle (the unchanged system) plus once
     per stage-1 acceptance, and the plain chain runs the same trials."""
-    sys.path.insert(0, str(Path(__file__).parents[1] / "examples" / "mof74_co2"))
-    spec = importlib.util.spec_from_file_location(
-        "mof74_run", Path(__file__).parents[1] / "examples" / "mof74_co2" / "run.py")
-    run = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(run)
+    run = _example_run()
     cycles = 10
     report = run.main(["--calc", "lj", "--calc-opt", "sigma=3.0", "--calc-opt",
                        "epsilon=0.005", "--calc-opt", "rc=6.0", "--screen-cycles", str(cycles),
@@ -246,6 +242,41 @@ def test_mof74_screen_section_calls_the_model_only_after_stage_1(tmp_path, kind)
     assert delayed["stage1_accepted"] > 0
     assert delayed["model_calls"] == cycles + delayed["stage1_accepted"]
     assert len(delayed["vector"]) == 16
+
+
+def test_mof74_screen_chains_start_where_an_earlier_chain_ended(tmp_path):
+    """(e) --screen-start: both chains begin from the state an earlier chain left (its CO2,
+    not the empty framework) with fix gcmc's counters and random state fresh (a restart file
+    would carry the old fix's over: screen.save_state drops the fix first), so the two chains
+    of a pair still run the same trials."""
+    run = _example_run()
+    common = ["--calc", "lj", "--calc-opt", "sigma=3.0", "--calc-opt", "epsilon=0.005",
+              "--calc-opt", "rc=6.0", "--screen-pressures", "10.0", "--exchanges", "10",
+              "--moves", "2", "--no-binding", "--widom-blocks", "0", "--cost-cycles", "0",
+              "--no-isotherm"]
+    first = run.main(common + ["--screen-cycles", "6", "--screen-chains", "plain",
+                               "--out", str(tmp_path / "first")])["screen"][0]
+    state = Path(first["state"])
+    assert state.is_file() and first["start_co2"] == 0
+    assert first["co2_per_cycle"][-1] > 0
+    cycles = 4
+    plain, delayed = run.main(common + ["--screen-cycles", str(cycles), "--screen-start",
+                                        str(state), "--out", str(tmp_path / "next")])["screen"]
+    for row in (plain, delayed):
+        assert row["start"] == str(state)
+        assert row["start_co2"] == first["co2_per_cycle"][-1]
+        assert row["attempts"] == cycles * 12
+        assert sum(row["vector"][0:8:2]) == cycles * 12
+
+
+def _example_run():
+    """examples/mof74_co2/run.py as a module (its main returns the report)."""
+    spec = importlib.util.spec_from_file_location(
+        "mof74_run", Path(__file__).parents[1] / "examples" / "mof74_co2" / "run.py")
+    run = importlib.util.module_from_spec(spec)
+    _example("mof74")  # its folder on the path
+    spec.loader.exec_module(run)
+    return run
 
 
 def _example(name: str):

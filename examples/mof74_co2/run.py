@@ -735,6 +735,9 @@ def arguments(argv=None) -> argparse.Namespace:
                     "to the model + D3 (screen_fit.py)")
     ap.add_argument("--screen-chains", choices=("both", "plain", "delayed"), default="both",
                     help="which chains (e): both, or one of them (to run them side by side)")
+    ap.add_argument("--screen-start", type=Path, default=None, metavar="RESTART",
+                    help="(e) start every chain from this state instead of the empty framework:"
+                    " the screen_state_*.restart file an earlier chain left in its OUT")
     ap.add_argument("--maxangle", type=_positive(float), default=None,
                     help="largest CO2 rotation of a trial, degrees (fix gcmc's default: 10)")
     ap.add_argument("--screen-fit-pressure", type=_positive(float), default=1.0,
@@ -769,6 +772,9 @@ def arguments(argv=None) -> argparse.Namespace:
         args.equilibration = (2 * args.cycles) // 5
     if args.cycles - args.equilibration < args.blocks:
         ap.error("need at least --blocks production cycles after --equilibration")
+    if args.screen_start and not args.screen_start.is_file():
+        ap.error(f"--screen-start {args.screen_start}: no such file (a chain of (e) leaves "
+                 "OUT/screen_state_<p>bar_<plain|delayed>.restart)")
     return args
 
 

