@@ -738,6 +738,9 @@ def arguments(argv=None) -> argparse.Namespace:
     ap.add_argument("--screen-start", type=Path, default=None, metavar="RESTART",
                     help="(e) start every chain from this state instead of the empty framework:"
                     " the screen_state_*.restart file an earlier chain left in its OUT")
+    ap.add_argument("--screen-fit-start", type=Path, default=None, metavar="RESTART",
+                    help="the fitted screen's own chain starts from this state (as "
+                    "--screen-start) instead of the empty framework")
     ap.add_argument("--maxangle", type=_positive(float), default=None,
                     help="largest CO2 rotation of a trial, degrees (fix gcmc's default: 10)")
     ap.add_argument("--screen-fit-pressure", type=_positive(float), default=1.0,
@@ -772,9 +775,11 @@ def arguments(argv=None) -> argparse.Namespace:
         args.equilibration = (2 * args.cycles) // 5
     if args.cycles - args.equilibration < args.blocks:
         ap.error("need at least --blocks production cycles after --equilibration")
-    if args.screen_start and not args.screen_start.is_file():
-        ap.error(f"--screen-start {args.screen_start}: no such file (a chain of (e) leaves "
-                 "OUT/screen_state_<p>bar_<plain|delayed>.restart)")
+    for name in ("screen_start", "screen_fit_start"):
+        path = getattr(args, name)
+        if path and not path.is_file():
+            ap.error(f"--{name.replace('_', '-')} {path}: no such file (a chain of (e) leaves "
+                     "OUT/screen_state_<p>bar_<plain|delayed>.restart)")
     return args
 
 

@@ -26,6 +26,7 @@ stage 1.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 
@@ -186,14 +187,26 @@ def _fit_snapshots(system, args, interface, dispersion: str | None,
                    intra: float) -> list[np.ndarray]:
     """Snapshots for the fit: a plain chain of the model at args.screen_fit_pressure (another
     seed than the measured chains; fix gcmc's default rotations, so that a fit serves chains
-    of any --maxangle), every 2nd cycle from the empty framework."""
-    lmp = sim.make_lammps(system.framework, "model", interface, dispersion=dispersion)
+    of any --maxangle), every 2nd cycle from the empty framework or from
+    args.screen_fit_start (a state where the measured chains go: a screen fitted only to a
+    filling framework has never seen the crowded one)."""
+    lmp = sim.make_lammps(system.framework, "model", interface, restart=args.screen_fit_start,
+                          dispersion=dispersion)
     sim.add_gcmc(lmp, args.screen_fit_pressure, args.seed + 1, args.exchanges, args.moves,
                  intra, args.overlap)
     snapshots = screen_fit.chain_snapshots(lmp, len(system.framework), args.screen_fit_cycles,
                                            every=2)
     lmp.close()
     return snapshots
+
+
+def _fit_start_key(args) -> dict:
+    """The fit chain's start in the fit's key: the state file's name and content hash (absent
+    for the empty framework, so that fits made before --screen-fit-start still match)."""
+    if not args.screen_fit_start:
+        return {}
+    digest = hashlib.sha256(Path(args.screen_fit_start).read_bytes()).hexdigest()[:16]
+    return {"chain_start": Path(args.screen_fit_start).name, "chain_start_sha256": digest}
 
 
 def _cycles_with_progress(lmp, n: int, n_framework: int, evaluations: list[int],
@@ -224,7 +237,8 @@ def compare(system, args, interface, dispersion: str | None, intra: float,
             args.screen_fit or Path(args.out) / "screen_fit", args.screen_fit_samples,
             args.seed, args.overlap,
             loaded=lambda: _fit_snapshots(system, args, interface, dispersion, intra),
-            key_extra={"chain_cycles": args.screen_fit_cycles, "exchanges": args.exchanges,
+            key_extra=_fit_start_key(args) | {
+                "chain_cycles": args.screen_fit_cycles, "exchanges": args.exchanges,
                        "moves": args.moves, "maxangle": None,
                        "pressure_bar": args.screen_fit_pressure})
         print(f"    {fitted['fitted']} samples fitted ({fitted['snapshots']} snapshots of a "
