@@ -290,6 +290,17 @@ def test_mof74_screen_section_calls_the_model_only_after_stage_1(tmp_path, kind)
     assert delayed["stage1_accepted"] > 0
     assert delayed["model_calls"] == cycles + delayed["stage1_accepted"]
     assert len(delayed["vector"]) == 16
+    if kind == "fitted":  # chains of another seed use the same fit, not a new one
+        again = run.main(["--calc", "lj", "--calc-opt", "sigma=3.0", "--calc-opt",
+                          "epsilon=0.005", "--calc-opt", "rc=6.0", "--screen-cycles", "2",
+                          "--screen-pressures", "10.0", "--screen-kind", kind, "--exchanges",
+                          "10", "--moves", "2", "--screen-fit-samples", "80",
+                          "--screen-fit-cycles", "6", "--no-binding", "--widom-blocks", "0",
+                          "--cost-cycles", "0", "--no-isotherm", "--seed", "7",
+                          "--screen-chains", "delayed",
+                          "--screen-fit", str(tmp_path / "screen_fit"),
+                          "--out", str(tmp_path / "again")])["screen"][0]
+        assert again["screen_fit"] == delayed["screen_fit"]  # its wall time and all: reused
 
 
 def test_mof74_screen_chains_start_where_an_earlier_chain_ended(tmp_path):
@@ -310,11 +321,143 @@ def test_mof74_screen_chains_start_where_an_earlier_chain_ended(tmp_path):
     cycles = 4
     plain, delayed = run.main(common + ["--screen-cycles", str(cycles), "--screen-start",
                                         str(state), "--out", str(tmp_path / "next")])["screen"]
+    assert len(first["pe_per_cycle_eV"]) == 6
     for row in (plain, delayed):
         assert row["start"] == str(state)
         assert row["start_co2"] == first["co2_per_cycle"][-1]
+        # the energy recorded after the last cycle is that state's, evaluated afresh
+        assert row["start_pe_eV"] == pytest.approx(first["pe_per_cycle_eV"][-1], rel=1e-10)
+        assert len(row["pe_per_cycle_eV"]) == cycles
         assert row["attempts"] == cycles * 12
         assert sum(row["vector"][0:8:2]) == cycles * 12
+
+
+def test_mof74_screen_chains_sampled_every_k_cycles_are_the_same_chains(tmp_path):
+    """(e) --screen-sample-every 3 runs three cycles per LAMMPS step (one force computation
+    per step instead of per cycle): the same trials, accepted the same way (fix gcmc's
+    counters), and its samples are every third sample of the chain run cycle by cycle."""
+    run = _example_run()
+    common = ["--calc", "lj", "--calc-opt", "sigma=3.0", "--calc-opt", "epsilon=0.005",
+              "--calc-opt", "rc=6.0", "--screen-pressures", "10.0", "--exchanges", "10",
+              "--moves", "2", "--no-binding", "--widom-blocks", "0", "--cost-cycles", "0",
+              "--no-isotherm", "--screen-cycles", "6"]
+    each = run.main(common + ["--out", str(tmp_path / "each")])["screen"]
+    third = run.main(common + ["--screen-sample-every", "3",
+                               "--out", str(tmp_path / "third")])["screen"]
+    for one, three in zip(each, third, strict=True):
+        assert three["cycles_per_sample"] == 3 and len(three["co2_per_cycle"]) == 2
+        assert one["vector"] == three["vector"] and sum(one["vector"][3:6:2]) > 0
+        assert three["co2_per_cycle"] == one["co2_per_cycle"][2::3]
+        assert three["pe_per_cycle_eV"] == pytest.approx(one["pe_per_cycle_eV"][2::3],
+                                                         rel=1e-10)
+    with pytest.raises(SystemExit):
+        run.arguments(common + ["--screen-sample-every", "4"])
+
+
+def test_mof74_screen_with_its_own_d3_of_the_models_cutoffs_is_the_same_chain(tmp_path):
+    """(e) --screen-d3-cutoffs: the screen gets its own dispersion/d3 sub-style (compute no)
+    and stage 2 computes the model's D3.  With the model's own cutoffs that is the same
+    screen energy, so the same chain as with the shared D3 sub-style, move for move; with
+    shorter ones, a different stage 1 of the same chain length."""
+    run = _example_run()
+    common = ["--calc", "lj", "--calc-opt", "sigma=3.0", "--calc-opt", "epsilon=0.005",
+              "--calc-opt", "rc=6.0", "--screen-pressures", "10.0", "--exchanges", "10",
+              "--moves", "2", "--no-binding", "--widom-blocks", "0", "--cost-cycles", "0",
+              "--no-isotherm", "--screen-cycles", "8", "--screen-kind", "classical+d3",
+              "--screen-chains", "delayed"]
+    shared = run.main(common + ["--out", str(tmp_path / "shared")])["screen"][0]
+    own = run.main(common + ["--screen-d3-cutoffs", "16", "10",
+                             "--out", str(tmp_path / "own")])["screen"][0]
+    short = run.main(common + ["--screen-d3-cutoffs", "8", "6",
+                               "--out", str(tmp_path / "short")])["screen"][0]
+    assert sum(shared["vector"][1:8:2]) > 0  # the chain accepted moves
+    assert own["vector"] == shared["vector"]
+    assert own["co2_per_cycle"] == shared["co2_per_cycle"]
+    assert own["pe_per_cycle_eV"] == pytest.approx(shared["pe_per_cycle_eV"], rel=1e-12)
+    assert short["attempts"] == shared["attempts"] and short["vector"] != shared["vector"]
+    with pytest.raises(SystemExit):  # a screen without D3 has none to make cheaper
+        run.arguments(common[:-4] + ["--screen-d3-cutoffs", "8", "6"])
+
+
+def test_mof74_state_binding_equals_the_calculator_called_directly(tmp_path):
+    """(f) --state-binding: each CO2's deletion energy in a saved state, through LAMMPS, equals
+    E(state without it) + E(it alone) - E(state) from the calculator called directly."""
+    from ase import Atoms
+    from ase.calculators.lj import LennardJones
+    from ase.units import kJ, mol
+
+    run = _example_run()
+    import mof74
+    import simulation as sim
+
+    common = ["--calc", "lj", "--calc-opt", "sigma=3.0", "--calc-opt", "epsilon=0.005",
+              "--calc-opt", "rc=6.0", "--screen-pressures", "100.0", "--exchanges", "10",
+              "--moves", "2", "--no-binding", "--widom-blocks", "0", "--cost-cycles", "0",
+              "--no-isotherm", "--dispersion", "none"]  # the calculator alone
+    first = run.main(common + ["--screen-cycles", "6", "--screen-chains", "plain",
+                               "--out", str(tmp_path / "first")])["screen"][0]
+    state = Path(first["state"])
+    report = run.main(common + ["--state-binding", str(state),
+                                "--out", str(tmp_path / "binding")])
+    found, intra = report["state_binding"], report["co2_intra_eV"]
+    assert found["co2"] == first["co2_per_cycle"][-1] > 1
+
+    args = run.arguments(common)
+    framework = run.System(model=True).framework
+    lmp = sim.make_lammps(framework, "model", run.interface_for("model", args), restart=state)
+    n = lmp.extract_setting("nlocal")
+    x = lmp.numpy.extract_atom("x")[:n].copy()
+    symbols = [mof74.SITES[t - 1].element for t in lmp.numpy.extract_atom("type")[:n]]
+    ids = lmp.numpy.extract_atom("molecule")[:n].copy()
+    lmp.close()
+
+    def energy(atoms: Atoms) -> float:
+        atoms.calc = LennardJones(sigma=3.0, epsilon=0.005, rc=6.0)
+        return atoms.get_potential_energy()
+
+    state_atoms = Atoms(symbols, positions=x, cell=framework.cell, pbc=True)
+    everything = energy(state_atoms)
+    for m, dU in zip(found["molecule_ids"], found["deletion_energy_kJ_mol"], strict=True):
+        own = ids == m
+        gone = state_atoms[~own]
+        molecule = state_atoms[own]  # unwrapped around its first atom, alone in a 30 A box
+        d = molecule.get_distances(0, range(len(molecule)), mic=True, vector=True)
+        alone = Atoms(molecule.get_chemical_symbols(), positions=15.0 + d, cell=[30.0] * 3,
+                      pbc=True)
+        # fix gcmc's intra_energy is the template's: this molecule's own energy differs by
+        # its bond lengths' rounding after rotations, 1e-13 of the 3569 eV of LJ at 1.16 A
+        assert energy(alone) == pytest.approx(intra, rel=1e-11)
+        expected = energy(gone) + intra - everything
+        # a difference of totals of ~1e4 eV (each CO2's own LJ): their rounding, summed in
+        # another order by the bridge than by ASE, is ~1e-12 of them
+        assert dU * kJ / mol == pytest.approx(expected, abs=1e-12 * abs(everything))
+    assert found["acceptance"]["1"]["mean"] > 0
+
+    # with D3: its share, computed alone, is what it adds to each deletion energy
+    common[common.index("none")] = "d3"
+    with_d3 = run.main(common + ["--state-binding", str(state), "--screen-kind", "classical+d3",
+                                 "--screen-d3-cutoffs", "12", "10",
+                                 "--out", str(tmp_path / "d3")])["state_binding"]
+    model_d3, screen_d3 = with_d3["d3_share_kJ_mol"]
+    assert model_d3.endswith(" 16.0 10.0") and screen_d3.endswith(" 12.0 10.0")
+    added = np.subtract(with_d3["deletion_energy_kJ_mol"], found["deletion_energy_kJ_mol"])
+    assert with_d3["d3_share_kJ_mol"][model_d3] == pytest.approx(added.tolist(), abs=1e-6)
+    assert with_d3["d3_share_kJ_mol"][screen_d3] != pytest.approx(added.tolist(), abs=1e-3)
+
+
+@pytest.mark.parametrize("option", ["--screen-start", "--screen-fit-start"])
+def test_mof74_screen_start_that_is_no_restart_file_is_one_line_before_the_run(
+        tmp_path, capsys, option):
+    """A state that is missing or not a restart file stops the job at once, naming the option,
+    instead of LAMMPS' "Invalid LAMMPS restart file" after the screen fit."""
+    run = _example_run()
+    (tmp_path / "results.json").write_text("{}")
+    for path, reason in ((tmp_path / "nosuch.restart", "no such file"),
+                         (tmp_path / "results.json", "not a LAMMPS restart file")):
+        with pytest.raises(SystemExit):
+            run.arguments(["--calc", "lj", option, str(path)])
+        err = capsys.readouterr().err.strip()
+        assert f"{option} {path}: {reason}" in err and len(err.splitlines()) == 1
 
 
 def _example_run():

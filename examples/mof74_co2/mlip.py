@@ -44,13 +44,14 @@ from ase.units import kB, kJ, mol
 D3_FUNCTIONALS = {"pbe": (1.0, 0.4289, 0.7875, 4.4407), "r2scan": (1.0, 0.4948, 0.7898, 5.7308)}
 
 
-def d3(functional: str = "pbe") -> str:
+def d3(functional: str = "pbe", cutoff: float = 16.0, cn_cutoff: float = 10.0) -> str:
     """`pair_style dispersion/d3` arguments: Becke-Johnson damping with the parameters of
-    `functional`, cutoffs 16 A (energy) and 10 A (coordination numbers)."""
+    `functional`, cutoffs 16 A (energy) and 10 A (coordination numbers) unless given (shorter
+    ones only for a delayed-acceptance screen: screen.py)."""
     if functional not in D3_FUNCTIONALS:
         raise ValueError(f"D3 functional must be one of {', '.join(D3_FUNCTIONALS)}, "
                          f"not {functional!r}")
-    return f"bj {functional} 16.0 10.0"
+    return f"bj {functional} {cutoff!r} {cn_cutoff!r}"
 
 
 D3 = d3("pbe")  # damping, functional, cutoff, coordination-number cutoff (A)

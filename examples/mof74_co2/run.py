@@ -35,6 +35,7 @@ import mlip  # noqa: E402
 import mof74  # noqa: E402
 import screen  # noqa: E402
 import simulation as sim  # noqa: E402
+import state_binding  # noqa: E402
 from guest_lj import GuestLJ  # noqa: E402
 
 from lammps_mliap_ase import UniversalASEUnifiedMLIAPInterface  # noqa: E402
@@ -57,6 +58,7 @@ EXPERIMENT = {0.1: 5.1, 1.0: 7.9}  # mmol/g, pristine Mg-MOF-74, 298 K
 SEED = 29494
 DEFAULT_OUT = "mof74_co2_output"  # relative to the current folder, never the source tree
 UNIT_CIF = "unit.cif"  # in --out/state: the structure the job hands its replicas
+RESTART_MAGIC = b"LammpS RestartT"  # the first bytes of every LAMMPS restart (read_restart.cpp)
 
 
 class System:
@@ -373,6 +375,12 @@ def model_study(system: System, args) -> dict:
             system, args, lambda **o: UniversalASEUnifiedMLIAPInterface(interface.calculator,
                                                                         **o),
             d3, out["co2_intra_eV"])
+    if args.state_binding:  # how strongly each CO2 of a saved state is bound
+        print(f"(f) deletion energies of the CO2 in {args.state_binding} (state_binding.py)",
+              flush=True)
+        out["state_binding"] = state_binding.report(
+            system.framework, interface, d3, out["co2_intra_eV"], args.state_binding,
+            state_binding.PRESSURES, screen.screen_d3(args, d3))
     if args.screen_cycles:  # (e) delayed acceptance: screen.py
         out["screen"] = screen.compare(system, args, interface, d3, out["co2_intra_eV"],
                                        block_error)
@@ -738,9 +746,20 @@ def arguments(argv=None) -> argparse.Namespace:
     ap.add_argument("--screen-start", type=Path, default=None, metavar="RESTART",
                     help="(e) start every chain from this state instead of the empty framework:"
                     " the screen_state_*.restart file an earlier chain left in its OUT")
+    ap.add_argument("--state-binding", type=Path, default=None, metavar="RESTART",
+                    help="with --calc: (f) each CO2's deletion energy in this state (e.g. a "
+                    "chain's screen_state_*.restart) and the deletion acceptance it implies")
     ap.add_argument("--screen-fit-start", type=Path, default=None, metavar="RESTART",
                     help="the fitted screen's own chain starts from this state (as "
                     "--screen-start) instead of the empty framework")
+    ap.add_argument("--screen-d3-cutoffs", type=_positive(float), nargs=2, default=None,
+                    metavar=("CUTOFF", "CN_CUTOFF"),
+                    help="(e) the screen's own D3 with these cutoffs (A; the model's: 16 10) "
+                    "instead of the model's: cheaper stage 1, the same sampled energy")
+    ap.add_argument("--screen-sample-every", type=_positive(int), default=1, metavar="K",
+                    help="(e) run K cycles per LAMMPS step and record CO2 and energy after "
+                    "each step: the same chain, with the force computation LAMMPS makes after "
+                    "every step (nothing integrates here) paid once per K cycles")
     ap.add_argument("--maxangle", type=_positive(float), default=None,
                     help="largest CO2 rotation of a trial, degrees (fix gcmc's default: 10)")
     ap.add_argument("--screen-fit-pressure", type=_positive(float), default=1.0,
@@ -750,6 +769,9 @@ def arguments(argv=None) -> argparse.Namespace:
     ap.add_argument("--screen-fit-cycles", type=_positive(int), default=60,
                     help="cycles of the model's own chain whose trials the fitted screen is "
                     "fitted to as well")
+    ap.add_argument("--screen-fit-seed", type=int, default=SEED,
+                    help="seed of the fit's samples and chain (%(default)s), its own so that "
+                    "chains of another --seed use the same fit instead of a new one")
     ap.add_argument("--screen-fit", type=Path, default=None,
                     help="folder of the fitted screen (default OUT/screen_fit): a fit of the "
                     "same inputs found there is used, not repeated (chains run side by side)")
@@ -775,12 +797,28 @@ def arguments(argv=None) -> argparse.Namespace:
         args.equilibration = (2 * args.cycles) // 5
     if args.cycles - args.equilibration < args.blocks:
         ap.error("need at least --blocks production cycles after --equilibration")
-    for name in ("screen_start", "screen_fit_start"):
+    if args.screen_d3_cutoffs and (args.screen_kind == "classical" or args.dispersion != "d3"):
+        ap.error("--screen-d3-cutoffs: the screen has no D3 to make cheaper (it needs "
+                 "--dispersion d3 and --screen-kind classical+d3 or fitted)")
+    if args.screen_cycles % args.screen_sample_every:
+        ap.error(f"--screen-cycles {args.screen_cycles} is not a multiple of "
+                 f"--screen-sample-every {args.screen_sample_every}")
+    for name in ("screen_start", "screen_fit_start", "state_binding"):
         path = getattr(args, name)
         if path and not path.is_file():
             ap.error(f"--{name.replace('_', '-')} {path}: no such file (a chain of (e) leaves "
                      "OUT/screen_state_<p>bar_<plain|delayed>.restart)")
+        if path and not _is_restart(path):
+            ap.error(f"--{name.replace('_', '-')} {path}: not a LAMMPS restart file (give "
+                     "the OUT/screen_state_<p>bar_<plain|delayed>.restart a chain of (e) left)")
     return args
+
+
+def _is_restart(path: Path) -> bool:
+    """Whether `path` starts as a LAMMPS restart file does: checked before the run, so that a
+    wrong file is one line naming the option, not LAMMPS' error an hour into the job."""
+    with path.open("rb") as f:
+        return f.read(len(RESTART_MAGIC)) == RESTART_MAGIC
 
 
 def main(argv=None) -> dict:

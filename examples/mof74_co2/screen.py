@@ -30,6 +30,7 @@ import hashlib
 import time
 from pathlib import Path
 
+import mlip
 import mof74
 import numpy as np
 import screen_fit
@@ -53,18 +54,25 @@ def _coefficients(style: str = f" {STYLE}", pairs: str = "guest") -> str:
                    for i in range(1, n + 1) for j in range(i, n + 1) if keep(i, j))
 
 
-def overlay(dispersion: str | None, fitted: dict | None = None) -> str:
+def overlay(dispersion: str | None, fitted: dict | None = None,
+            screen_d3: str | None = None) -> str:
     """Pair commands that replace the model's pair style by the same one with the screen
     overlaid (compute no): the model and D3 sub-styles are set up exactly as before.
     `fitted` (screen_fit.fitted_table's record): the fitted table instead of the classical
-    force field."""
+    force field.  `screen_d3`: the screen's own, cheaper D3 (shorter cutoffs) as a second
+    dispersion/d3 sub-style (compute no) instead of sharing the model's."""
     elements = " ".join(s.element for s in mof74.SITES)
     d3 = f" dispersion/d3 {dispersion}" if dispersion else ""
     screen = TABLE if fitted else f"{STYLE} {mof74.CUTOFF}"
+    if screen_d3:
+        screen += f" dispersion/d3 {screen_d3}"
     lines = [f"pair_style hybrid/overlay mliap unified EXISTS 0{d3} {screen}",
              f"pair_coeff * * mliap {elements}"]
     if dispersion:
-        lines.append(f"pair_coeff * * dispersion/d3 {elements}")
+        lines.append(f"pair_coeff * * dispersion/d3{' 1' if screen_d3 else ''} {elements}")
+    if screen_d3:
+        lines += [f"pair_coeff * * dispersion/d3 2 {elements}",
+                  "pair_modify pair dispersion/d3 2 compute no"]
     text = "\n".join(lines) + "\n"
     if fitted:
         return (text + screen_fit.pair_coefficients(Path(fitted["table"]), fitted["keywords"])
@@ -88,9 +96,9 @@ def screen_intra_energy(interface, fitted: dict | None = None, box: float = 30.0
     return sim.lone_co2_energy(lmp, box)
 
 
-def screen_keywords(kind: str, dispersion: str | None) -> str:
-    """fix gcmc's screen keywords for a screen `kind` (KINDS)."""
-    d3 = " screen dispersion/d3" if dispersion else ""
+def screen_keywords(kind: str, dispersion: str | None, screen_d3: str | None = None) -> str:
+    """fix gcmc's screen keywords for a screen `kind` (KINDS); `screen_d3` as in `overlay`."""
+    d3 = " screen dispersion/d3 2" if screen_d3 else " screen dispersion/d3" if dispersion else ""
     if kind == "classical+d3":
         if not dispersion:
             raise SystemExit("--screen-kind classical+d3 needs --dispersion d3")
@@ -132,16 +140,21 @@ def _chain_cost(system, args, interface, dispersion, intra, pressure, screen_int
     lmp = sim.make_lammps(system.framework, "model", interface, restart=args.screen_start,
                           dispersion=dispersion)
     if screen_intra is not None:
-        lmp.commands_string(overlay(dispersion, fitted))
+        lmp.commands_string(overlay(dispersion, fitted, screen_d3(args, dispersion)))
     start_co2 = sim.co2_count(lmp, len(system.framework))
     keywords = "" if screen_intra is None else (
-        f"{screen_keywords(args.screen_kind, dispersion)} screen_intra_energy {screen_intra!r}")
+        f"{screen_keywords(args.screen_kind, dispersion, screen_d3(args, dispersion))} "
+        f"screen_intra_energy {screen_intra!r}")
+    every = args.screen_sample_every
     sim.add_gcmc(lmp, pressure, args.seed, args.exchanges, args.moves, intra, args.overlap,
-                 args.maxangle, keywords)
+                 args.maxangle, keywords, cycles_per_step=every)
+    start_pe = float(lmp.get_thermo("pe"))  # add_gcmc's `run 0` has just computed it
     evaluations[0], calls = 0, interface.energy_only_calls
     start = time.perf_counter()
-    counts = _cycles_with_progress(lmp, args.screen_cycles, len(system.framework), evaluations,
-                                   start, "delayed" if screen_intra is not None else "plain")
+    energies: list[float] = []
+    counts = _cycles_with_progress(lmp, args.screen_cycles // every, every,
+                                   len(system.framework), evaluations, start,
+                                   "delayed" if screen_intra is not None else "plain", energies)
     wall = time.perf_counter() - start
     size = 16 if screen_intra is not None else 8
     vector = [lmp.extract_fix("mc", 0, 1, k) for k in range(size)]
@@ -150,18 +163,30 @@ def _chain_cost(system, args, interface, dispersion, intra, pressure, screen_int
     lmp.close()
     attempts = sum(vector[0:8:2])
     row = {"pressure_bar": pressure, "screen": screen_intra is not None,
-           "cycles": args.screen_cycles, "attempts": attempts,
+           "cycles": args.screen_cycles, "cycles_per_sample": every, "attempts": attempts,
            "model_evaluations": evaluations[0],
            "model_calls": interface.energy_only_calls - calls,
            "wall_s": wall, "wall_s_per_trial": wall / attempts,
            "model_evaluations_per_trial": evaluations[0] / attempts,
-           "co2_per_cycle": counts.astype(int).tolist(), "vector": vector,
+           # one entry per sample: after every `cycles_per_sample` cycles
+           "co2_per_cycle": counts.astype(int).tolist(), "pe_per_cycle_eV": energies,
+           "vector": vector,
            "start": str(args.screen_start) if args.screen_start else "empty framework",
-           "start_co2": start_co2, "state": str(state)}
+           "start_co2": start_co2, "start_pe_eV": start_pe, "state": str(state)}
     if screen_intra is not None:
         row["stage1_accepted"] = sum(vector[9:16:2])
         row["stage2_acceptance"] = sum(vector[1:8:2]) / max(row["stage1_accepted"], 1)
     return row
+
+
+def screen_d3(args, dispersion: str | None) -> str | None:
+    """The screen's own D3 (--screen-d3-cutoffs), or None: the screen shares the model's D3.
+    Why a cheaper one: the exact D3 (16 A) costs 58 ms per trial here (8 A: 8 ms), most of a
+    delayed chain's time, while a screen only has to rank trials: its error changes how many
+    reach the model, never what the chain samples (stage 2 takes the exact D3)."""
+    if not (dispersion and args.screen_d3_cutoffs):
+        return None
+    return mlip.d3(args.d3_functional, *args.screen_d3_cutoffs)
 
 
 def state_path(out: Path, pressure: float, delayed: bool) -> Path:
@@ -181,15 +206,15 @@ def save_state(lmp, path: Path) -> None:
 
 def _fit_snapshots(system, args, interface, dispersion: str | None,
                    intra: float) -> list[np.ndarray]:
-    """Snapshots for the fit: a plain chain of the model at args.screen_fit_pressure (another
-    seed than the measured chains; fix gcmc's default rotations, so that a fit serves chains
-    of any --maxangle), every 2nd cycle from the empty framework or from
+    """Snapshots for the fit: a plain chain of the model at args.screen_fit_pressure (the
+    fit's own seed + 1, not a measured chain's; fix gcmc's default rotations, so that a fit
+    serves chains of any --maxangle), every 2nd cycle from the empty framework or from
     args.screen_fit_start (a state where the measured chains go: a screen fitted only to a
     filling framework has never seen the crowded one)."""
     lmp = sim.make_lammps(system.framework, "model", interface, restart=args.screen_fit_start,
                           dispersion=dispersion)
-    sim.add_gcmc(lmp, args.screen_fit_pressure, args.seed + 1, args.exchanges, args.moves,
-                 intra, args.overlap)
+    sim.add_gcmc(lmp, args.screen_fit_pressure, args.screen_fit_seed + 1, args.exchanges,
+                 args.moves, intra, args.overlap)
     snapshots = screen_fit.chain_snapshots(lmp, len(system.framework), args.screen_fit_cycles,
                                            every=2)
     lmp.close()
@@ -205,15 +230,17 @@ def _fit_start_key(args) -> dict:
     return {"chain_start": Path(args.screen_fit_start).name, "chain_start_sha256": digest}
 
 
-def _cycles_with_progress(lmp, n: int, n_framework: int, evaluations: list[int],
-                          start: float, label: str) -> np.ndarray:
-    """sim.cycles in tenths, with a progress line after each (the same chain: one `run 1` per
-    cycle either way)."""
+def _cycles_with_progress(lmp, n: int, every: int, n_framework: int, evaluations: list[int],
+                          start: float, label: str, energies: list[float]) -> np.ndarray:
+    """`n` steps of `every` cycles (sim.cycles) in tenths, with a progress line after each
+    (the same chain: one `run 1` per step either way); the potential energy after each step
+    is appended to `energies`."""
     counts: list[float] = []
     step = max(1, n // 10)
     while len(counts) < n:
-        counts += sim.cycles(lmp, min(step, n - len(counts)), n_framework).tolist()
-        print(f"    {label}: cycle {len(counts)}/{n}, {counts[-1]:.0f} CO2, "
+        counts += sim.cycles(lmp, min(step, n - len(counts)), n_framework, energies).tolist()
+        print(f"    {label}: cycle {len(counts) * every}/{n * every}, {counts[-1]:.0f} CO2, "
+              f"{energies[-1]:.3f} eV, "
               f"{evaluations[0]} model evaluations, {time.perf_counter() - start:.0f} s",
               flush=True)
     return np.array(counts)
@@ -223,7 +250,9 @@ def compare(system, args, interface, dispersion: str | None, intra: float,
             block_error) -> list[dict]:
     """Plain and delayed energy-only chains at each of args.screen_pressures, the same seed
     and number of trials: model evaluations and wall time per trial, mean uptake (CO2 per
-    supercell after args.screen_cycles // 3 cycles) with its block error."""
+    supercell after the first third of the chain) and mean potential energy over the same
+    cycles, each with its block error and autocorrelation time: the energy is the observable
+    that still moves where the uptake does not (a saturated framework)."""
     fitted = None
     if args.screen_kind == "fitted":
         print(f"(e) fitting the screen's framework-CO2 pairs to {args.screen_fit_samples} "
@@ -231,7 +260,7 @@ def compare(system, args, interface, dispersion: str | None, intra: float,
         fitted = screen_fit.fitted_table(
             system.framework, interface.calculator, dispersion,
             args.screen_fit or Path(args.out) / "screen_fit", args.screen_fit_samples,
-            args.seed, args.overlap,
+            args.screen_fit_seed, args.overlap,
             loaded=lambda: _fit_snapshots(system, args, interface, dispersion, intra),
             key_extra=_fit_start_key(args) | {
                 "chain_cycles": args.screen_fit_cycles, "exchanges": args.exchanges,
@@ -246,12 +275,14 @@ def compare(system, args, interface, dispersion: str | None, intra: float,
               flush=True)
     screen_intra = screen_intra_energy(interface, fitted)
     if args.screen_kind != "classical" and dispersion:  # D3's energy of a lone CO2 too
-        screen_intra += sim.lone_co2_d3(dispersion)
+        screen_intra += sim.lone_co2_d3(screen_d3(args, dispersion) or dispersion)
     parts = {"classical": f"{STYLE} compute no", "classical+d3": f"{STYLE} compute no + "
              "dispersion/d3", "fitted": "fitted table compute no + dispersion/d3"}
     print(f"(e) delayed acceptance, screen {args.screen_kind} ({parts[args.screen_kind]}; "
           "a lone CO2's "
-          f"screen energy {screen_intra:.3f} eV): "
+          f"screen energy {screen_intra:.3f} eV"
+          + (f"; the screen's own D3: {screen_d3(args, dispersion)}"
+             if screen_d3(args, dispersion) else "") + "): "
           f"{args.screen_cycles} cycles x ({args.exchanges} + {args.moves}) trials each way",
           flush=True)
     rows: list[dict] = []
@@ -260,9 +291,14 @@ def compare(system, args, interface, dispersion: str | None, intra: float,
         for delayed in chains:
             row = chain_cost(system, args, interface, dispersion, intra, pressure,
                              screen_intra if delayed else None, fitted)
-            kept = np.array(row["co2_per_cycle"][args.screen_cycles // 3:], dtype=float)
+            every = args.screen_sample_every
+            first = len(row["co2_per_cycle"]) // 3
+            kept = np.array(row["co2_per_cycle"][first:], dtype=float)
             row["mean_co2"], row["mean_co2_err"] = float(kept.mean()), block_error(kept)
-            row["autocorrelation_cycles"] = autocorrelation_time(kept)
+            row["autocorrelation_cycles"] = autocorrelation_time(kept) * every
+            pe = np.array(row["pe_per_cycle_eV"][first:])
+            row["mean_pe_eV"], row["mean_pe_err_eV"] = float(pe.mean()), block_error(pe)
+            row["pe_autocorrelation_cycles"] = autocorrelation_time(pe) * every
             if fitted and delayed:
                 row["screen_fit"] = {k: v for k, v in fitted.items() if k != "samples_kJ_mol"}
             row["screen_kind"] = args.screen_kind if delayed else None
@@ -274,7 +310,9 @@ def compare(system, args, interface, dispersion: str | None, intra: float,
                   f"({row['model_evaluations_per_trial']:.3f}/trial; LAMMPS called the model "
                   f"{row['model_calls']}x), {row['wall_s_per_trial']:.3f} s/trial, CO2 "
                   f"{row['mean_co2']:.2f} ± {row['mean_co2_err']:.2f} (autocorrelation "
-                  f"{row['autocorrelation_cycles']:.1f} cycles){extra}", flush=True)
+                  f"{row['autocorrelation_cycles']:.1f} cycles), energy "
+                  f"{row['mean_pe_eV']:.3f} ± {row['mean_pe_err_eV']:.3f} eV (autocorrelation "
+                  f"{row['pe_autocorrelation_cycles']:.1f} cycles){extra}", flush=True)
     return rows
 
 

