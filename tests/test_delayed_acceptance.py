@@ -458,6 +458,9 @@ def test_mof74_screen_start_that_is_no_restart_file_is_one_line_before_the_run(
             run.arguments(["--calc", "lj", option, str(path)])
         err = capsys.readouterr().err.strip()
         assert f"{option} {path}: {reason}" in err and len(err.splitlines()) == 1
+    with pytest.raises(SystemExit):  # the classical study has no step that would read it
+        run.arguments(["--state-binding", str(tmp_path / "results.json")])
+    assert "--state-binding needs a model" in capsys.readouterr().err
 
 
 def _example_run():

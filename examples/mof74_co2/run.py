@@ -797,6 +797,8 @@ def arguments(argv=None) -> argparse.Namespace:
         args.equilibration = (2 * args.cycles) // 5
     if args.cycles - args.equilibration < args.blocks:
         ap.error("need at least --blocks production cycles after --equilibration")
+    if args.state_binding and not args.calc:
+        ap.error("--state-binding needs a model (--calc): it is a step of the model study")
     if args.screen_d3_cutoffs and (args.screen_kind == "classical" or args.dispersion != "d3"):
         ap.error("--screen-d3-cutoffs: the screen has no D3 to make cheaper (it needs "
                  "--dispersion d3 and --screen-kind classical+d3 or fitted)")
