@@ -139,11 +139,12 @@ def _chain_cost(system, args, interface, dispersion, intra, pressure, screen_int
                 evaluations: list[int], fitted: dict | None) -> dict:
     lmp = sim.make_lammps(system.framework, "model", interface, restart=args.screen_start,
                           dispersion=dispersion)
+    own_d3 = screen_d3(args, dispersion)
     if screen_intra is not None:
-        lmp.commands_string(overlay(dispersion, fitted, screen_d3(args, dispersion)))
+        lmp.commands_string(overlay(dispersion, fitted, own_d3))
     start_co2 = sim.co2_count(lmp, len(system.framework))
     keywords = "" if screen_intra is None else (
-        f"{screen_keywords(args.screen_kind, dispersion, screen_d3(args, dispersion))} "
+        f"{screen_keywords(args.screen_kind, dispersion, own_d3)} "
         f"screen_intra_energy {screen_intra!r}")
     every = args.screen_sample_every
     sim.add_gcmc(lmp, pressure, args.seed, args.exchanges, args.moves, intra, args.overlap,
@@ -274,15 +275,15 @@ def compare(system, args, interface, dispersion: str | None, intra: float,
               f"{fitted['model_evaluations']} model evaluations, {fitted['wall_s']:.0f} s",
               flush=True)
     screen_intra = screen_intra_energy(interface, fitted)
+    own_d3 = screen_d3(args, dispersion)
     if args.screen_kind != "classical" and dispersion:  # D3's energy of a lone CO2 too
-        screen_intra += sim.lone_co2_d3(screen_d3(args, dispersion) or dispersion)
+        screen_intra += sim.lone_co2_d3(own_d3 or dispersion)
     parts = {"classical": f"{STYLE} compute no", "classical+d3": f"{STYLE} compute no + "
              "dispersion/d3", "fitted": "fitted table compute no + dispersion/d3"}
     print(f"(e) delayed acceptance, screen {args.screen_kind} ({parts[args.screen_kind]}; "
           "a lone CO2's "
           f"screen energy {screen_intra:.3f} eV"
-          + (f"; the screen's own D3: {screen_d3(args, dispersion)}"
-             if screen_d3(args, dispersion) else "") + "): "
+          + (f"; the screen's own D3: {own_d3}" if own_d3 else "") + "): "
           f"{args.screen_cycles} cycles x ({args.exchanges} + {args.moves}) trials each way",
           flush=True)
     rows: list[dict] = []

